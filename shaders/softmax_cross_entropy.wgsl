@@ -9,7 +9,9 @@
 //
 // accumulate_metrics: a single invocation that adds the batch's loss sum, correct count and
 // sample count, in sample order, to the running metrics, so the host can read them every
-// few steps without reading anything per step. metrics = [loss sum, correct, samples].
+// few steps without reading anything per step.
+// metrics = [loss sum, correct count, sample count, 1 + first step with a non-finite loss
+// sum (0 while every loss has been finite)].
 
 const NO_PREDICTION: u32 = 0xffffffffu;
 
@@ -32,7 +34,7 @@ struct Params {
 @group(0) @binding(9) var<storage, read> metrics_labels: array<u32>;      // N
 @group(0) @binding(10) var<storage, read> metrics_losses: array<f32>;     // N
 @group(0) @binding(11) var<storage, read> metrics_predictions: array<u32>; // N
-@group(0) @binding(12) var<storage, read_write> metrics: array<f32>;      // 3
+@group(0) @binding(12) var<storage, read_write> metrics: array<f32>;      // 4
 
 @compute @workgroup_size(WG_SIZE)
 fn softmax_cross_entropy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -85,6 +87,11 @@ fn accumulate_metrics() {
     for (var n = 0u; n < valid; n++) {
         loss_sum += metrics_losses[n];
         correct += select(0.0, 1.0, metrics_predictions[n] == metrics_labels[n]);
+    }
+    // Infinity and NaN have an all-ones exponent.
+    let exponent = bitcast<u32>(loss_sum) & 0x7f800000u;
+    if exponent == 0x7f800000u && metrics[3] == 0.0 {
+        metrics[3] = f32(metrics_step.step + 1u);
     }
     metrics[0] += loss_sum;
     metrics[1] += correct;

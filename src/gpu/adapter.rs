@@ -60,7 +60,15 @@ pub fn enumerate(instance: &wgpu::Instance) -> Vec<(AdapterEntry, wgpu::Adapter)
     pollster::block_on(instance.enumerate_adapters(backends))
         .into_iter()
         .enumerate()
-        .map(|(index, adapter)| (AdapterEntry { index, info: adapter.get_info() }, adapter))
+        .map(|(index, adapter)| {
+            (
+                AdapterEntry {
+                    index,
+                    info: adapter.get_info(),
+                },
+                adapter,
+            )
+        })
         .collect()
 }
 
@@ -80,7 +88,9 @@ pub fn find(entries: &[AdapterEntry], request: &str) -> Option<usize> {
         return entries.iter().position(|entry| entry.index == index);
     }
     let needle = request.to_lowercase();
-    entries.iter().position(|entry| entry.info.name.to_lowercase().contains(&needle))
+    entries
+        .iter()
+        .position(|entry| entry.info.name.to_lowercase().contains(&needle))
 }
 
 /// Formats the adapter listing, marking the default choice with `*`.

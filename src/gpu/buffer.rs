@@ -23,7 +23,11 @@ pub struct View {
 
 impl View {
     pub fn whole(buffer: &wgpu::Buffer) -> Self {
-        Self { buffer: buffer.clone(), offset_bytes: 0, len: (buffer.size() / 4) as usize }
+        Self {
+            buffer: buffer.clone(),
+            offset_bytes: 0,
+            len: (buffer.size() / 4) as usize,
+        }
     }
 
     pub fn size_bytes(&self) -> u64 {
@@ -35,8 +39,17 @@ impl View {
     /// # Invariants
     /// - `start * 4` plus this view's offset is a multiple of the storage offset alignment.
     pub fn slice(&self, start: usize, len: usize) -> Self {
-        assert!(start + len <= self.len, "slice {start}..{} of a view of {}", start + len, self.len);
-        Self { buffer: self.buffer.clone(), offset_bytes: self.offset_bytes + start as u64 * 4, len }
+        assert!(
+            start + len <= self.len,
+            "slice {start}..{} of a view of {}",
+            start + len,
+            self.len
+        );
+        Self {
+            buffer: self.buffer.clone(),
+            offset_bytes: self.offset_bytes + start as u64 * 4,
+            len,
+        }
     }
 
     pub fn binding(&self) -> wgpu::BindingResource<'_> {
@@ -64,7 +77,7 @@ impl Gpu {
                 limit_name: "max_buffer_size",
             });
         }
-        let binding_limit = self.limits.max_storage_buffer_binding_size as u64;
+        let binding_limit = self.limits.max_storage_buffer_binding_size;
         if bytes > binding_limit {
             return Err(GpuError::BufferTooLarge {
                 label: label.to_string(),
@@ -87,7 +100,11 @@ impl Gpu {
             usage: STORAGE_USAGE,
             mapped_at_creation: false,
         });
-        Ok(View { buffer, offset_bytes: 0, len })
+        Ok(View {
+            buffer,
+            offset_bytes: 0,
+            len,
+        })
     }
 
     /// Creates a storage buffer holding `data`, which is padded to whole words.
@@ -97,12 +114,18 @@ impl Gpu {
         let mut padded = data.to_vec();
         padded.resize(words * 4, 0);
         self.count(|c| c.buffers += 1);
-        let buffer = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: &padded,
-            usage: STORAGE_USAGE,
-        });
-        Ok(View { buffer, offset_bytes: 0, len: data.len().div_ceil(4) })
+        let buffer = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: &padded,
+                usage: STORAGE_USAGE,
+            });
+        Ok(View {
+            buffer,
+            offset_bytes: 0,
+            len: data.len().div_ceil(4),
+        })
     }
 
     pub fn storage_f32(&self, label: &str, data: &[f32]) -> Result<View, GpuError> {
@@ -116,22 +139,35 @@ impl Gpu {
     /// Creates a uniform buffer holding `data`.
     pub fn uniform(&self, label: &str, data: &[u8]) -> wgpu::Buffer {
         self.count(|c| c.buffers += 1);
-        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: data,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-        })
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: data,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            })
     }
 
     /// Overwrites the start of `view` with `data` before the next submission runs.
     pub fn write_f32(&self, view: &View, data: &[f32]) {
-        assert!(data.len() <= view.len, "writing {} words into a view of {}", data.len(), view.len);
-        self.queue.write_buffer(&view.buffer, view.offset_bytes, bytemuck::cast_slice(data));
+        assert!(
+            data.len() <= view.len,
+            "writing {} words into a view of {}",
+            data.len(),
+            view.len
+        );
+        self.queue
+            .write_buffer(&view.buffer, view.offset_bytes, bytemuck::cast_slice(data));
     }
 
     pub fn write_u32(&self, view: &View, data: &[u32]) {
-        assert!(data.len() <= view.len, "writing {} words into a view of {}", data.len(), view.len);
-        self.queue.write_buffer(&view.buffer, view.offset_bytes, bytemuck::cast_slice(data));
+        assert!(
+            data.len() <= view.len,
+            "writing {} words into a view of {}",
+            data.len(),
+            view.len
+        );
+        self.queue
+            .write_buffer(&view.buffer, view.offset_bytes, bytemuck::cast_slice(data));
     }
 
     /// Copies the view to the host, waiting for all submitted work first.
@@ -164,15 +200,18 @@ impl Gpu {
             let _ = sender.send(result);
         });
         self.wait_idle()?;
-        let readback_error =
-            |message: String| GpuError::Readback { label: label.to_string(), message };
+        let readback_error = |message: String| GpuError::Readback {
+            label: label.to_string(),
+            message,
+        };
         receiver
             .recv()
             .map_err(|error| readback_error(error.to_string()))?
             .map_err(|error| readback_error(error.to_string()))?;
         let words = {
-            let mapped =
-                staging.get_mapped_range(0..bytes).map_err(|e| readback_error(e.to_string()))?;
+            let mapped = staging
+                .get_mapped_range(0..bytes)
+                .map_err(|e| readback_error(e.to_string()))?;
             bytemuck::cast_slice::<u8, u32>(&mapped).to_vec()
         };
         staging.unmap();
@@ -180,11 +219,14 @@ impl Gpu {
     }
 
     pub fn read_f32(&self, view: &View) -> Result<Vec<f32>, GpuError> {
-        Ok(self.read_words(view)?.into_iter().map(f32::from_bits).collect())
+        Ok(self
+            .read_words(view)?
+            .into_iter()
+            .map(f32::from_bits)
+            .collect())
     }
 
     pub fn read_u32(&self, view: &View) -> Result<Vec<u32>, GpuError> {
         self.read_words(view)
     }
 }
-

@@ -78,7 +78,10 @@ impl Gpu {
                 Binding::Storage(view) => view.binding(),
                 Binding::Uniform(buffer) => buffer.as_entire_binding(),
             };
-            entries.push(wgpu::BindGroupEntry { binding: first_binding + index as u32, resource });
+            entries.push(wgpu::BindGroupEntry {
+                binding: first_binding + index as u32,
+                resource,
+            });
         }
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(&name),
@@ -86,7 +89,13 @@ impl Gpu {
             entries: &entries,
         });
         self.count(|c| c.bind_groups += 1);
-        Dispatch { name, pipeline, bind_group, workgroups, cost }
+        Dispatch {
+            name,
+            pipeline,
+            bind_group,
+            workgroups,
+            cost,
+        }
     }
 
     /// Encodes `dispatches` into one compute pass, submits it and waits for it to finish.

@@ -35,7 +35,12 @@ pub enum GpuError {
         "buffer {label:?} needs {bytes} bytes, over the adapter's limit of {limit} bytes \
          ({limit_name}); use a smaller batch size or model"
     )]
-    BufferTooLarge { label: String, bytes: u64, limit: u64, limit_name: &'static str },
+    BufferTooLarge {
+        label: String,
+        bytes: u64,
+        limit: u64,
+        limit_name: &'static str,
+    },
     #[error("GPU validation failed: {0}")]
     Validation(String),
     #[error("failed to read back buffer {label:?}: {message}")]
@@ -72,12 +77,12 @@ impl Gpu {
             return Err(GpuError::NoAdapter);
         }
         let position = match request {
-            Some(request) => adapter::find(&entries, request).ok_or_else(|| {
-                GpuError::AdapterNotFound {
+            Some(request) => {
+                adapter::find(&entries, request).ok_or_else(|| GpuError::AdapterNotFound {
                     request: request.to_string(),
                     listing: adapter::format_listing(&entries),
-                }
-            })?,
+                })?
+            }
             None => adapter::default_choice(&entries).ok_or(GpuError::NoAdapter)?,
         };
         let (entry, chosen) = &found[position];
@@ -100,8 +105,13 @@ impl Gpu {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&descriptor))
-            .map_err(|source| GpuError::RequestDevice { adapter: info.name.clone(), source })?;
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&descriptor)).map_err(|source| {
+                GpuError::RequestDevice {
+                    adapter: info.name.clone(),
+                    source,
+                }
+            })?;
         log::info!(
             "adapter: {} ({:?}, {})",
             info.name,
@@ -143,6 +153,8 @@ impl Gpu {
 
     /// Largest buffer that can be bound whole as one storage binding, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
     }
 }

@@ -18,7 +18,10 @@ pub struct Shader {
 
 macro_rules! shader {
     ($name:literal) => {
-        Shader { name: $name, source: include_str!(concat!("../../shaders/", $name, ".wgsl")) }
+        Shader {
+            name: $name,
+            source: include_str!(concat!("../../shaders/", $name, ".wgsl")),
+        }
     };
 }
 
@@ -37,8 +40,9 @@ pub mod shaders {
     pub const REDUCE: Shader = shader!("reduce");
 
     /// Every shader file, for validation.
-    pub const ALL: &[Shader] =
-        &[ACTIVATION, CONV2D, DENSE, DROPOUT, INPUT, LOSS, MAXPOOL2D, OPTIMIZER, REDUCE];
+    pub const ALL: &[Shader] = &[
+        ACTIVATION, CONV2D, DENSE, DROPOUT, INPUT, LOSS, MAXPOOL2D, OPTIMIZER, REDUCE,
+    ];
 }
 
 impl Shader {
@@ -67,24 +71,29 @@ impl Gpu {
             .entry(shader.name)
             .or_insert_with(|| {
                 log::debug!("compiling shader {}", shader.name);
-                self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(shader.name),
-                    source: wgpu::ShaderSource::Wgsl(shader.full_source().into()),
-                })
+                self.device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(shader.name),
+                        source: wgpu::ShaderSource::Wgsl(shader.full_source().into()),
+                    })
             })
             .clone();
         let label = format!("{}::{}", shader.name, entry);
         log::debug!("creating pipeline {label}");
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(&label),
-            layout: None,
-            module: &module,
-            entry_point: Some(entry),
-            compilation_options: Default::default(),
-            cache: None,
-        });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
         self.count(|c| c.pipelines += 1);
-        cache.pipelines.insert((shader.name, entry), pipeline.clone());
+        cache
+            .pipelines
+            .insert((shader.name, entry), pipeline.clone());
         pipeline
     }
 }

@@ -8,7 +8,18 @@
 //! Images are stored NCHW, convolution weights KCRR, dense weights D x M (row-major,
 //! the Keras layout), all f32 on the GPU.
 
+pub mod activation;
+pub mod conv2d;
+pub mod dense;
+pub mod dropout;
+pub mod input;
+pub mod loss;
+pub mod maxpool2d;
+pub mod optimizer;
+pub mod reduce;
 pub mod rng;
+
+use crate::gpu::dispatch::Cost;
 
 /// Spatial padding of a convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -191,7 +202,12 @@ pub struct AdamParams {
 impl Default for AdamParams {
     /// The Keras defaults.
     fn default() -> Self {
-        Self { learning_rate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }
+        Self {
+            learning_rate: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+        }
     }
 }
 
@@ -214,6 +230,21 @@ pub struct SgdParams {
 
 impl Default for SgdParams {
     fn default() -> Self {
-        Self { learning_rate: 0.01, momentum: 0.9 }
+        Self {
+            learning_rate: 0.01,
+            momentum: 0.9,
+        }
     }
+}
+
+/// Values that change every step, mirrored by `StepState` in `shaders/common.wgsl`.
+/// The host writes it once per step; kernels that need the step counter (dropout,
+/// augmentation), the valid sample count (loss) or the learning rate (optimizers) bind it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct StepState {
+    pub step: u32,
+    pub valid: u32,
+    pub learning_rate: f32,
+    pub padding: u32,
 }

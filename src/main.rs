@@ -1,0 +1,50 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cifar_gpu::cli::{Cli, Command};
+use cifar_gpu::gpu::adapter;
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp(None)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Adapters => {
+            let instance = adapter::create_instance();
+            let entries: Vec<_> = adapter::enumerate(&instance)
+                .into_iter()
+                .map(|(entry, _)| entry)
+                .collect();
+            if entries.is_empty() {
+                return Err(cifar_gpu::gpu::GpuError::NoAdapter.into());
+            }
+            print!("{}", adapter::format_listing(&entries));
+            Ok(())
+        }
+        Command::Train(args) => {
+            let report = cifar_gpu::train::train(&args.options())?;
+            if let Some(dir) = &args.out {
+                println!("outputs written to {}", dir.display());
+            }
+            let _ = report;
+            Ok(())
+        }
+    }
+}
