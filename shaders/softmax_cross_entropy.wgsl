@@ -43,7 +43,8 @@ fn softmax_cross_entropy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
         return;
     }
     let row = n * params.classes;
-    if n >= step_state.valid {
+    let valid = min(step_state.valid, params.batch);
+    if n >= valid {
         for (var m = 0u; m < params.classes; m++) {
             dlogits[row + m] = 0.0;
             probabilities[row + m] = 0.0;
@@ -70,7 +71,7 @@ fn softmax_cross_entropy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
     losses[n] = log(sum) + best - logits[row + label];
     predictions[n] = best_index;
 
-    let inverse_valid = 1.0 / f32(step_state.valid);
+    let inverse_valid = 1.0 / f32(valid);
     for (var m = 0u; m < params.classes; m++) {
         let probability = exp(logits[row + m] - best) / sum;
         probabilities[row + m] = probability;

@@ -15,7 +15,11 @@ fn every_shader_parses_and_validates() {
         if let Err(error) = validator.validate(&module) {
             panic!("{}: {}", shader.name, error.emit_to_string(&source));
         }
-        assert!(!module.entry_points.is_empty(), "{} has no entry point", shader.name);
+        assert!(
+            !module.entry_points.is_empty(),
+            "{} has no entry point",
+            shader.name
+        );
     }
 }
 
@@ -28,8 +32,10 @@ fn shader_list_covers_every_file() {
         .filter(|name| name.ends_with(".wgsl") && name != "common.wgsl")
         .collect();
     on_disk.sort();
-    let mut listed: Vec<String> =
-        shaders::ALL.iter().map(|shader| format!("{}.wgsl", shader.name)).collect();
+    let mut listed: Vec<String> = shaders::ALL
+        .iter()
+        .map(|shader| format!("{}.wgsl", shader.name))
+        .collect();
     listed.sort();
     assert_eq!(on_disk, listed);
 }

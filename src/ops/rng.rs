@@ -2,7 +2,7 @@
 //!
 //! Every random draw is a pure function of `(seed, stream, counter)`, so the shaders need
 //! no state shared between invocations and the CPU reference reproduces each draw bit for
-//! bit. `shaders/rng.wgsl` holds the same functions; `tests/rng.rs` compares the two.
+//! bit. `shaders/common.wgsl` holds the same functions; `tests/rng.rs` compares the two.
 
 /// Streams that separate the independent uses of one seed.
 pub mod stream {

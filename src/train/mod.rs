@@ -262,6 +262,16 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
     options.validate()?;
     let started = Instant::now();
 
+    // The adapter is opened first so a wrong --adapter fails before the dataset loads.
+    let gpu = Gpu::open(options.adapter.as_deref())?;
+    if gpu.is_software() {
+        log::warn!(
+            "training on {}, a software adapter that runs on the CPU: expect a small fraction \
+             of a GPU's speed",
+            gpu.info.name
+        );
+    }
+
     let dataset = load_dataset(&options.data, options.label_mode)?;
     if dataset.channels > MAX_CHANNELS {
         return Err(TrainError::TooManyChannels {
@@ -315,15 +325,6 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
         normalization.mean,
         normalization.std
     );
-
-    let gpu = Gpu::open(options.adapter.as_deref())?;
-    if gpu.is_software() {
-        log::warn!(
-            "training on {}, a software adapter that runs on the CPU: expect a small fraction \
-             of a GPU's speed",
-            gpu.info.name
-        );
-    }
 
     let optimizer = options.optimizer();
     let config = NetworkConfig {

@@ -1,0 +1,196 @@
+//! The binary as a user runs it: exit status, stdout and stderr.
+
+#[path = "common/synthetic.rs"]
+mod synthetic;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cifar_gpu(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cifar-gpu"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn train_on(dir: &Path) -> Output {
+    cifar_gpu(&["train", "--data", dir.to_str().unwrap(), "--epochs", "1"])
+}
+
+#[test]
+fn adapters_lists_and_marks_default() {
+    let output = cifar_gpu(&["adapters"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let marked: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with('*'))
+        .collect();
+    assert_eq!(marked.len(), 1, "exactly one default adapter:\n{stdout}");
+    assert!(
+        stdout.lines().any(|line| line.contains("  0  ")),
+        "index 0 listed:\n{stdout}"
+    );
+}
+
+#[test]
+fn unknown_adapter_fails_with_listing() {
+    let data = tempfile::tempdir().unwrap();
+    synthetic::write_image_folder(data.path(), 2, 2, 1, 12, 1);
+    let output = cifar_gpu(&[
+        "train",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--adapter",
+        "no-such-adapter-xyz",
+    ]);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("no adapter matches --adapter \"no-such-adapter-xyz\""),
+        "{text}"
+    );
+    assert!(text.contains("  0  "), "the listing is printed:\n{text}");
+}
+
+#[test]
+fn fails_for_directory_without_dataset() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = train_on(empty.path());
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    for expected in [
+        "data_batch_1.bin",
+        "train.bin",
+        "train-images-idx3-ubyte",
+        "train/<class>",
+    ] {
+        assert!(
+            text.contains(expected),
+            "error lists the {expected} layout:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn fails_for_truncated_cifar10_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two whole records and 100 stray bytes.
+    let mut bytes = vec![0u8; 2 * 3073 + 100];
+    bytes[3073] = 1;
+    for name in [
+        "data_batch_1.bin",
+        "data_batch_2.bin",
+        "data_batch_3.bin",
+        "data_batch_4.bin",
+    ] {
+        std::fs::write(dir.path().join(name), vec![0u8; 3073]).unwrap();
+    }
+    std::fs::write(dir.path().join("data_batch_5.bin"), &bytes).unwrap();
+    std::fs::write(dir.path().join("test_batch.bin"), vec![0u8; 3073]).unwrap();
+    let output = train_on(dir.path());
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(text.contains("data_batch_5.bin"), "names the file:\n{text}");
+    assert!(
+        text.contains(&(2 * 3073 + 100).to_string()),
+        "names the size:\n{text}"
+    );
+    assert!(text.contains("3073"), "names the record size:\n{text}");
+}
+
+#[test]
+fn fails_for_label_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = vec![0u8; 3 * 3073];
+    bytes[2 * 3073] = 12;
+    for name in [
+        "data_batch_1.bin",
+        "data_batch_2.bin",
+        "data_batch_3.bin",
+        "data_batch_4.bin",
+    ] {
+        std::fs::write(dir.path().join(name), vec![0u8; 3073]).unwrap();
+    }
+    std::fs::write(dir.path().join("data_batch_5.bin"), vec![0u8; 3073]).unwrap();
+    std::fs::write(dir.path().join("test_batch.bin"), &bytes).unwrap();
+    let output = train_on(dir.path());
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(text.contains("test_batch.bin"), "names the file:\n{text}");
+    assert!(text.contains("12"), "names the value:\n{text}");
+    assert!(text.contains("record 2"), "names the record:\n{text}");
+}
+
+#[test]
+fn fails_for_image_of_wrong_size() {
+    let dir = tempfile::tempdir().unwrap();
+    synthetic::write_image_folder(dir.path(), 2, 3, 1, 12, 1);
+    let odd = dir.path().join("train").join("class_01").join("odd.png");
+    image::RgbImage::new(9, 7).save(&odd).unwrap();
+    let output = train_on(dir.path());
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(text.contains("odd.png"), "names the file:\n{text}");
+    assert!(
+        text.contains('9') && text.contains('7'),
+        "names its size:\n{text}"
+    );
+}
+
+#[test]
+fn rejects_invalid_validation_split() {
+    let dir = tempfile::tempdir().unwrap();
+    synthetic::write_image_folder(dir.path(), 2, 3, 1, 12, 1);
+    let output = cifar_gpu(&[
+        "train",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--val-split",
+        "1.5",
+    ]);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(text.contains("--val-split 1.5"), "{text}");
+}
+
+#[test]
+fn train_writes_outputs() {
+    let data = tempfile::tempdir().unwrap();
+    synthetic::write_image_folder(data.path(), 2, 6, 2, 12, 3);
+    let out = tempfile::tempdir().unwrap();
+    let output = cifar_gpu(&[
+        "train",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("epoch   1/1"),
+        "epoch line printed:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("test: loss"),
+        "test line printed:\n{stdout}"
+    );
+    for file in [
+        "history.csv",
+        "summary.json",
+        "checkpoint/model.json",
+        "checkpoint/weights.safetensors",
+    ] {
+        assert!(out.path().join(file).is_file(), "{file} written");
+    }
+}
