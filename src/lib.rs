@@ -4,7 +4,7 @@
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
-pub mod evaluate;
+pub mod eval;
 pub mod gpu;
 pub mod model;
 pub mod ops;

@@ -177,6 +177,7 @@ impl Gpu {
         if bytes == 0 {
             return Ok(Vec::new());
         }
+        self.count(|c| c.buffers += 1);
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("read-back staging"),
             size: bytes,
@@ -189,7 +190,8 @@ impl Gpu {
         self.map_and_read(&staging, bytes, label)
     }
 
-    pub(crate) fn map_and_read(
+    /// Maps `staging` after waiting for all submitted work and copies out its words.
+    pub fn map_and_read(
         &self,
         staging: &wgpu::Buffer,
         bytes: u64,

@@ -139,7 +139,8 @@ impl Gpu {
         *self.counters.lock().expect("counter lock poisoned")
     }
 
-    pub(crate) fn count(&self, update: impl FnOnce(&mut ResourceCounters)) {
+    /// Records objects created outside the helpers of this module, for [`Self::counters`].
+    pub fn count(&self, update: impl FnOnce(&mut ResourceCounters)) {
         update(&mut self.counters.lock().expect("counter lock poisoned"));
     }
 

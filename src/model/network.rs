@@ -83,6 +83,8 @@ pub struct Network {
     pub predictions: View,
     pub probabilities: View,
     pub metrics: View,
+    /// Mappable copy target of `metrics`, reused by every read-back.
+    metrics_staging: wgpu::Buffer,
     pub step_state: wgpu::Buffer,
     input: View,
     forward_train: Vec<Dispatch>,
@@ -284,6 +286,13 @@ impl Network {
             )?),
         };
         let buffer_bytes = bytes;
+        let metrics_staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("running metrics read-back"),
+            size: metrics.size_bytes(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        gpu.count(|c| c.buffers += 1);
         Ok(Self {
             architecture: architecture.clone(),
             config,
@@ -294,6 +303,7 @@ impl Network {
             predictions,
             probabilities,
             metrics,
+            metrics_staging,
             step_state,
             input,
             forward_train,
@@ -393,6 +403,28 @@ impl Network {
         gpu.write_u32(&self.labels, labels);
         gpu.queue
             .write_buffer(&self.step_state, 0, bytemuck::bytes_of(&state));
+    }
+
+    /// Waits for the submitted steps and reads the running metrics: loss sum, correct
+    /// count, sample count and the first non-finite step marker (see
+    /// [`crate::ops::loss::accumulate_metrics`]). Creates no buffer.
+    pub fn read_metrics(&self, gpu: &Gpu) -> Result<[f32; crate::ops::loss::METRICS_LEN], GpuError> {
+        let bytes = self.metrics.size_bytes();
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(
+            &self.metrics.buffer,
+            self.metrics.offset_bytes,
+            &self.metrics_staging,
+            0,
+            bytes,
+        );
+        gpu.queue.submit([encoder.finish()]);
+        let words = gpu.map_and_read(&self.metrics_staging, bytes, "running metrics")?;
+        let mut values = [0.0; crate::ops::loss::METRICS_LEN];
+        for (value, word) in values.iter_mut().zip(words) {
+            *value = f32::from_bits(word);
+        }
+        Ok(values)
     }
 
     /// Encodes the reset of the running metrics.

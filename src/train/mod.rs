@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::checkpoint::{self, CheckpointError, Metadata, TrainingConfig};
 use crate::data::{self, DataError, Dataset, LabelMode, LoadOptions};
-use crate::evaluate::{evaluate, Evaluation};
+use crate::eval::{evaluate, Evaluation};
 use crate::gpu::dispatch::encode_pass;
 use crate::gpu::{adapter, Gpu, GpuError};
 use crate::model::network::{Network, NetworkConfig, NetworkError, Normalization, Optimizer};
@@ -193,7 +193,7 @@ struct RunningMetrics {
 
 impl RunningMetrics {
     fn read(gpu: &Gpu, network: &Network) -> Result<Self, GpuError> {
-        let values = gpu.read_f32(&network.metrics)?;
+        let values = network.read_metrics(gpu)?;
         Ok(Self {
             loss_sum: values[0] as f64,
             correct: values[1] as f64,

@@ -1,5 +1,8 @@
-//! Running a network over a list of images without training: loss, accuracy, and every
-//! prediction and probability row, read back once at the end.
+//! Evaluation: running a network over a list of images without training (loss, accuracy,
+//! every prediction and probability row, read back once at the end), and the reports
+//! built from the results.
+
+pub mod plot;
 
 use crate::gpu::dispatch::encode_pass;
 use crate::gpu::{Gpu, GpuError};
@@ -112,7 +115,7 @@ pub fn evaluate(
         gpu.queue.submit([encoder.finish()]);
         progress(start + valid);
     }
-    let metrics = gpu.read_f32(&network.metrics)?;
+    let metrics = network.read_metrics(gpu)?;
     let predictions = gpu.read_u32(&all_predictions)?;
     let probabilities = gpu.read_f32(&all_probabilities)?;
     let samples = metrics[2] as f64;
