@@ -1,8 +1,10 @@
-//! `shaders/conv2d.wgsl` against `reference::conv`, forward and all three gradients.
+//! `shaders/conv2d.wgsl` and `shaders/conv2d_naive.wgsl` against `reference::conv`, forward
+//! and all three gradients.
 
 mod common;
 
 use cifar_gpu::ops::conv2d::{self, bias_scratch_len, weight_scratch_len};
+use cifar_gpu::ops::conv2d_naive;
 use cifar_gpu::ops::{Conv2dParams, Padding};
 use cifar_gpu::reference::conv as reference;
 use common::{assert_close, gpu, poisoned, upload, widen, Rng, REDUCTION};
@@ -18,6 +20,7 @@ const CASES: &[(usize, usize, usize, usize, usize, usize, Padding)] = &[
     (3, 17, 7, 9, 5, 3, Padding::Valid),
     (2, 3, 33, 17, 33, 3, Padding::Same),
     (1, 1, 5, 5, 1, 5, Padding::Valid),
+    (2, 9, 6, 19, 11, 3, Padding::Same),
 ];
 
 fn params(case: &(usize, usize, usize, usize, usize, usize, Padding)) -> Conv2dParams {
@@ -61,6 +64,23 @@ fn conv2d_forward_matches_reference() {
             &expected,
             REDUCTION,
         );
+
+        let y_naive = poisoned(&gpu, p.output_len());
+        let dispatch = conv2d_naive::conv2d_forward(
+            &gpu,
+            &p,
+            &upload(&gpu, &x),
+            &upload(&gpu, &weight),
+            &upload(&gpu, &bias),
+            &y_naive,
+        );
+        gpu.run(&[&dispatch]).unwrap();
+        assert_close(
+            &format!("conv2d naive forward {p:?}"),
+            &gpu.read_f32(&y_naive).unwrap(),
+            &expected,
+            REDUCTION,
+        );
     }
 }
 
@@ -84,6 +104,22 @@ fn conv2d_backward_input_matches_reference() {
         assert_close(
             &format!("conv2d dx {p:?}"),
             &gpu.read_f32(&dx).unwrap(),
+            &expected,
+            REDUCTION,
+        );
+
+        let dx_naive = poisoned(&gpu, p.input_len());
+        let dispatch = conv2d_naive::conv2d_backward_input(
+            &gpu,
+            &p,
+            &upload(&gpu, &dy),
+            &upload(&gpu, &weight),
+            &dx_naive,
+        );
+        gpu.run(&[&dispatch]).unwrap();
+        assert_close(
+            &format!("conv2d naive dx {p:?}"),
+            &gpu.read_f32(&dx_naive).unwrap(),
             &expected,
             REDUCTION,
         );

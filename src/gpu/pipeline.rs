@@ -31,6 +31,7 @@ pub mod shaders {
     use super::Shader;
     pub const ACTIVATION: Shader = shader!("activation");
     pub const CONV2D: Shader = shader!("conv2d");
+    pub const CONV2D_NAIVE: Shader = shader!("conv2d_naive");
     pub const DENSE: Shader = shader!("dense");
     pub const DROPOUT: Shader = shader!("dropout");
     pub const INPUT: Shader = shader!("input");
@@ -41,7 +42,16 @@ pub mod shaders {
 
     /// Every shader file, for validation.
     pub const ALL: &[Shader] = &[
-        ACTIVATION, CONV2D, DENSE, DROPOUT, INPUT, LOSS, MAXPOOL2D, OPTIMIZER, REDUCE,
+        ACTIVATION,
+        CONV2D,
+        CONV2D_NAIVE,
+        DENSE,
+        DROPOUT,
+        INPUT,
+        LOSS,
+        MAXPOOL2D,
+        OPTIMIZER,
+        REDUCE,
     ];
 }
 

@@ -55,8 +55,15 @@ fn uniform(p: &Conv2dParams) -> [u32; 11] {
     ]
 }
 
-fn tiles(a: usize, b: usize) -> usize {
-    a.div_ceil(4) * b.div_ceil(4)
+/// Tile of one invocation of the forward and input-gradient kernels. Mirrors
+/// `CHANNEL_BLOCK`, `ROW_BLOCK` and `COLUMN_BLOCK` in `shaders/conv2d.wgsl`.
+const CHANNEL_BLOCK: usize = 8;
+const ROW_BLOCK: usize = 1;
+const COLUMN_BLOCK: usize = 8;
+
+/// Invocations covering `channels` x `rows` x `columns` per sample.
+fn tiles(channels: usize, rows: usize, columns: usize) -> usize {
+    channels.div_ceil(CHANNEL_BLOCK) * rows.div_ceil(ROW_BLOCK) * columns.div_ceil(COLUMN_BLOCK)
 }
 
 /// Prepares `y = conv(x, weight) + bias`. Overwrites y.
@@ -75,7 +82,7 @@ pub fn conv2d_forward(
     assert_eq!(weight.len, p.weight_len(), "conv2d weight length");
     assert_eq!(bias.len, p.out_channels, "conv2d bias length");
     assert_eq!(y.len, p.output_len(), "conv2d output length");
-    let invocations = p.batch * p.out_height() * tiles(p.out_channels, p.out_width());
+    let invocations = p.batch * tiles(p.out_channels, p.out_height(), p.out_width());
     gpu.prepare(
         CONV2D,
         "conv2d_forward",
@@ -109,7 +116,7 @@ pub fn conv2d_backward_input(
     assert_eq!(dy.len, p.output_len(), "conv2d output-gradient length");
     assert_eq!(weight.len, p.weight_len(), "conv2d weight length");
     assert_eq!(dx.len, p.input_len(), "conv2d input-gradient length");
-    let invocations = p.batch * p.in_height * tiles(p.in_channels, p.in_width);
+    let invocations = p.batch * tiles(p.in_channels, p.in_height, p.in_width);
     gpu.prepare(
         CONV2D,
         "conv2d_backward_input",

@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod conv2d;
+pub mod conv2d_naive;
 pub mod dense;
 pub mod dropout;
 pub mod input;
