@@ -194,3 +194,111 @@ fn train_writes_outputs() {
         assert!(out.path().join(file).is_file(), "{file} written");
     }
 }
+
+#[test]
+fn evaluate_and_predict_use_checkpoint() {
+    let data = tempfile::tempdir().unwrap();
+    synthetic::write_image_folder(data.path(), 3, 6, 3, 12, 4);
+    let out = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap();
+    let output = cifar_gpu(&[
+        "train",
+        "--data",
+        data_arg,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let checkpoint = out.path().join("checkpoint");
+    let report_dir = out.path().join("report");
+
+    let output = cifar_gpu(&[
+        "evaluate",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--data",
+        data_arg,
+        "--split",
+        "val",
+        "--zero-diagonal",
+        "--out",
+        report_dir.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("val split: 3 images"), "{stdout}");
+    for file in [
+        "report.json",
+        "per_class.csv",
+        "confusion_matrix.json",
+        "confusion_matrix.png",
+    ] {
+        assert!(report_dir.join(file).is_file(), "{file} written");
+    }
+
+    let image = data.path().join("test").join("class_01").join("0000.png");
+    let output = cifar_gpu(&[
+        "predict",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--json",
+        "--top-k",
+        "2",
+        image.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json[0]["top"].as_array().unwrap().len(), 2);
+    assert!(json[0]["top"][0]["probability"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn evaluate_fails_for_missing_checkpoint() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = cifar_gpu(&[
+        "evaluate",
+        "--checkpoint",
+        empty.path().to_str().unwrap(),
+        "--data",
+        empty.path().to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("model.json"),
+        "names the missing file:\n{text}"
+    );
+}
+
+#[test]
+fn predict_fails_for_unreadable_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synthetic::write_image_folder(&data, 2, 3, 1, 12, 2);
+    let out = dir.path().join("out");
+    let output = cifar_gpu(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let bogus = dir.path().join("not-an-image.png");
+    std::fs::write(&bogus, b"plain text").unwrap();
+    let output = cifar_gpu(&[
+        "predict",
+        "--checkpoint",
+        out.join("checkpoint").to_str().unwrap(),
+        bogus.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(text.contains("not-an-image.png"), "names the file:\n{text}");
+}

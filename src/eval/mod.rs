@@ -2,7 +2,11 @@
 //! every prediction and probability row, read back once at the end), and the reports
 //! built from the results.
 
+pub mod command;
+pub mod diagnosis;
+pub mod metrics;
 pub mod plot;
+pub mod predict;
 
 use crate::gpu::dispatch::encode_pass;
 use crate::gpu::{Gpu, GpuError};

@@ -408,7 +408,10 @@ impl Network {
     /// Waits for the submitted steps and reads the running metrics: loss sum, correct
     /// count, sample count and the first non-finite step marker (see
     /// [`crate::ops::loss::accumulate_metrics`]). Creates no buffer.
-    pub fn read_metrics(&self, gpu: &Gpu) -> Result<[f32; crate::ops::loss::METRICS_LEN], GpuError> {
+    pub fn read_metrics(
+        &self,
+        gpu: &Gpu,
+    ) -> Result<[f32; crate::ops::loss::METRICS_LEN], GpuError> {
         let bytes = self.metrics.size_bytes();
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(

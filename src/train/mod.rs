@@ -18,6 +18,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::checkpoint::{self, CheckpointError, Metadata, TrainingConfig};
 use crate::data::{self, DataError, Dataset, LabelMode, LoadOptions};
+use crate::eval::diagnosis::diagnose;
+use crate::eval::metrics::{class_stats, confusion_matrix};
+use crate::eval::plot::{write_history_png, HistorySeries};
 use crate::eval::{evaluate, Evaluation};
 use crate::gpu::dispatch::encode_pass;
 use crate::gpu::{adapter, Gpu, GpuError};
@@ -241,7 +244,7 @@ pub fn adapter_summary(gpu: &Gpu) -> AdapterSummary {
     }
 }
 
-fn progress_bar(enabled: bool, len: u64, message: String) -> ProgressBar {
+pub fn progress_bar(enabled: bool, len: u64, message: String) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
     }
@@ -483,11 +486,19 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
             images_per_second: splits.train.len() as f64 / seconds,
         };
         print_epoch(&record, options.epochs);
+        if let Some(validation) = &validation {
+            warn_if_collapsed(validation, &dataset.classes, epoch + 1);
+        }
+        history.push(record);
+        let record = history.last().expect("just pushed");
         if let Some(file) = history_file.as_mut() {
-            file.append(&record).map_err(|source| TrainError::Output {
+            file.append(record).map_err(|source| TrainError::Output {
                 path: file.path().to_path_buf(),
                 source,
             })?;
+        }
+        if let Some(dir) = &out_dir {
+            write_history_chart(dir, &history, &dataset.name, &options.model);
         }
         if let Some(dir) = &checkpoint_dir {
             let flat = gpu.read_f32(&network.params)?;
@@ -501,7 +512,6 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
             );
             checkpoint::save(dir, &flat, &network.layout, &metadata)?;
         }
-        history.push(record);
     }
 
     let test = if splits.test.is_empty() {
@@ -594,6 +604,42 @@ fn non_finite(
         value: metrics.loss_sum,
         learning_rate: optimizer.learning_rate(),
         checkpoint_hint,
+    }
+}
+
+/// Runs the collapse diagnosis on an epoch's validation predictions and logs a warning
+/// when it fires.
+fn warn_if_collapsed(validation: &Evaluation, class_names: &[String], epoch: usize) {
+    let matrix = confusion_matrix(
+        &validation.labels,
+        &validation.predictions,
+        validation.classes,
+    );
+    let diagnosis = diagnose(&class_stats(&matrix, class_names));
+    if let Some(warning) = diagnosis.warning() {
+        log::warn!("epoch {epoch}, validation split: {warning}");
+    }
+}
+
+/// Draws `history.png` beside `history.csv`. A failure is logged, not raised: the chart
+/// is a convenience and the CSV holds the same figures.
+fn write_history_chart(dir: &Path, history: &[EpochRecord], dataset: &str, model: &str) {
+    let epochs: Vec<usize> = history.iter().map(|r| r.epoch).collect();
+    let loss: Vec<f64> = history.iter().map(|r| r.loss).collect();
+    let accuracy: Vec<f64> = history.iter().map(|r| r.accuracy).collect();
+    let val_loss: Vec<Option<f64>> = history.iter().map(|r| r.val_loss).collect();
+    let val_accuracy: Vec<Option<f64>> = history.iter().map(|r| r.val_accuracy).collect();
+    let series = HistorySeries {
+        epochs: &epochs,
+        loss: &loss,
+        accuracy: &accuracy,
+        val_loss: &val_loss,
+        val_accuracy: &val_accuracy,
+    };
+    let path = dir.join("history.png");
+    let title = format!("{model} model on {dataset}");
+    if let Err(error) = write_history_png(&path, &series, &title) {
+        log::error!("failed to draw {}: {error}", path.display());
     }
 }
 
