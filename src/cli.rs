@@ -23,6 +23,8 @@ pub enum Command {
     Adapters,
     /// Train a model and write its history, summary and checkpoint.
     Train(TrainArgs),
+    /// Time every kernel of a model's training and inference steps on synthetic inputs.
+    Profile(crate::profile::ProfileArgs),
 }
 
 /// Options of `train`.

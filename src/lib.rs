@@ -8,5 +8,6 @@ pub mod eval;
 pub mod gpu;
 pub mod model;
 pub mod ops;
+pub mod profile;
 pub mod reference;
 pub mod train;

@@ -46,5 +46,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let _ = report;
             Ok(())
         }
+        Command::Profile(args) => {
+            let report = cifar_gpu::profile::profile(&args)?;
+            print!("{}", cifar_gpu::profile::format_report(&report));
+            Ok(())
+        }
     }
 }

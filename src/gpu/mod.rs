@@ -7,6 +7,7 @@ pub mod adapter;
 pub mod buffer;
 pub mod dispatch;
 pub mod pipeline;
+pub mod profiler;
 
 use std::sync::Mutex;
 
