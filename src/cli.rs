@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::data::LabelMode;
+use crate::eval::command::{EvalSplit, EvaluateOptions};
+use crate::eval::predict::PredictOptions;
 use crate::ops::Augment;
 use crate::train::{OptimizerKind, TrainOptions};
 
@@ -25,6 +27,83 @@ pub enum Command {
     Train(TrainArgs),
     /// Time every kernel of a model's training and inference steps on synthetic inputs.
     Profile(crate::profile::ProfileArgs),
+    /// Evaluate a checkpoint on a dataset split: accuracy, per-class figures, confusion
+    /// matrix and a collapse diagnosis.
+    Evaluate(EvaluateArgs),
+    /// Print the most probable classes of image files under a checkpoint's model.
+    Predict(PredictArgs),
+}
+
+/// Options of `evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Checkpoint directory written by `train --out DIR` (DIR/checkpoint).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Dataset directory the model was trained on.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Split to evaluate: `val` rebuilds the validation split of training from the seed,
+    /// fraction and limit stored in the checkpoint.
+    #[arg(long, value_enum, default_value_t = EvalSplit::Test)]
+    pub split: EvalSplit,
+    /// Directory for report.json, per_class.csv, confusion_matrix.json and the PNG charts.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Blank the diagonal of confusion_matrix.png so the structure of the errors shows.
+    #[arg(long)]
+    pub zero_diagonal: bool,
+    /// Images per batch [default: the training batch size stored in the checkpoint].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adapter to use: an index or part of a name from `cifar-gpu adapters`.
+    #[arg(long)]
+    pub adapter: Option<String>,
+}
+
+impl EvaluateArgs {
+    pub fn options(&self) -> EvaluateOptions {
+        EvaluateOptions {
+            split: self.split,
+            out: self.out.clone(),
+            zero_diagonal: self.zero_diagonal,
+            adapter: self.adapter.clone(),
+            batch_size: self.batch_size,
+            ..EvaluateOptions::new(&self.checkpoint, &self.data)
+        }
+    }
+}
+
+/// Options of `predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Checkpoint directory written by `train --out DIR` (DIR/checkpoint).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// PNG or JPEG files; other sizes are resized to the model's input with a bilinear
+    /// filter.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// Classes to print per image, most probable first.
+    #[arg(long, default_value_t = 5)]
+    pub top_k: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Adapter to use: an index or part of a name from `cifar-gpu adapters`.
+    #[arg(long)]
+    pub adapter: Option<String>,
+}
+
+impl PredictArgs {
+    pub fn options(&self) -> PredictOptions {
+        PredictOptions {
+            checkpoint: self.checkpoint.clone(),
+            images: self.images.clone(),
+            top_k: self.top_k,
+            adapter: self.adapter.clone(),
+        }
+    }
 }
 
 /// Options of `train`.

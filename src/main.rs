@@ -39,16 +39,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Train(args) => {
-            let report = cifar_gpu::train::train(&args.options())?;
+            cifar_gpu::train::train(&args.options())?;
             if let Some(dir) = &args.out {
                 println!("outputs written to {}", dir.display());
             }
-            let _ = report;
             Ok(())
         }
         Command::Profile(args) => {
             let report = cifar_gpu::profile::profile(&args)?;
             print!("{}", cifar_gpu::profile::format_report(&report));
+            Ok(())
+        }
+        Command::Evaluate(args) => {
+            cifar_gpu::eval::command::run_evaluation(&args.options())?;
+            Ok(())
+        }
+        Command::Predict(args) => {
+            let predictions = cifar_gpu::eval::predict::run_prediction(&args.options())?;
+            if args.json {
+                let mut json = serde_json::to_string_pretty(&predictions)?;
+                json.push('\n');
+                print!("{json}");
+            } else {
+                print!(
+                    "{}",
+                    cifar_gpu::eval::predict::format_predictions(&predictions)
+                );
+            }
             Ok(())
         }
     }
