@@ -17,13 +17,21 @@ use serde::Serialize;
 
 use super::metrics::ClassStats;
 
-/// At or above this dominant share predictions count as collapsed.
+/// At or above this dominant share predictions count as collapsed. Healthy CIFAR-10
+/// models measured 0 to 0.23; the same models fed inputs scaled by 255 measured 0.74 and
+/// 0.82.
 pub const DOMINANT_SHARE_THRESHOLD: f64 = 0.5;
 
-/// Below this effective-class ratio predictions count as collapsed.
+/// Below this effective-class ratio predictions count as collapsed. Healthy CIFAR-10
+/// models measured 0.83 and 0.87; with inputs scaled by 255, 0.35 and 0.63, so this
+/// figure alone misses one of them and the dominant share catches it.
 pub const EFFECTIVE_CLASS_RATIO_THRESHOLD: f64 = 0.5;
 
 /// At or above this share of never-predicted classes predictions count as collapsed.
+/// Healthy models measured 0; a model after one training step measured 0.9.
+///
+/// NOTE: every measurement behind these thresholds is of 10-class models. A weak
+/// 100-class model may over-predict more classes by chance; no CIFAR-100 run checked it.
 pub const NEVER_PREDICTED_THRESHOLD: f64 = 0.3;
 
 /// A class counts as dominant when predicted at least this many times its true share.
