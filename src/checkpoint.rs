@@ -24,7 +24,7 @@ pub const METADATA_FILE: &str = "model.json";
 const FORMAT: &str = "cifar-gpu-checkpoint";
 const VERSION: u32 = 1;
 
-/// How the checkpointed model was trained; enough to rebuild its validation split.
+/// Training configuration of the checkpointed model, enough to rebuild its validation split.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainingConfig {
     pub seed: u32,

@@ -20,7 +20,7 @@ use crate::ops::input::ImageStore;
 use crate::train::output::AdapterSummary;
 use crate::train::{adapter_summary, input_shape, load_dataset, splits};
 
-/// Which images to evaluate.
+/// Dataset split to evaluate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EvalSplit {
@@ -189,7 +189,7 @@ fn split_images(
     }
 }
 
-/// Evaluates the checkpoint as `options` say, prints the summary and writes the files.
+/// Evaluates the checkpoint as `options` specify, prints the summary and writes the files.
 pub fn run_evaluation(options: &EvaluateOptions) -> Result<EvaluationReport, EvalError> {
     let checkpoint = checkpoint::load(&options.checkpoint)?;
     let normalization = checkpoint.metadata.normalization.clone();

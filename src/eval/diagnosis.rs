@@ -100,6 +100,7 @@ pub fn diagnose(stats: &[ClassStats]) -> Diagnosis {
     let dominant_share = dominant
         .iter()
         .fold(0.0, |sum, class| sum + class.predicted_share);
+
     let checked = !present.is_empty() && images as usize >= MIN_IMAGES_PER_CLASS * present.len();
     let collapsed = checked
         && (dominant_share >= DOMINANT_SHARE_THRESHOLD
@@ -117,7 +118,8 @@ pub fn diagnose(stats: &[ClassStats]) -> Diagnosis {
 }
 
 impl Diagnosis {
-    /// The warning to print for a collapsed model, or `None` when predictions look healthy.
+    /// Returns the warning to print for a collapsed model, or `None` when predictions look
+    /// healthy.
     pub fn warning(&self) -> Option<String> {
         if !self.collapsed {
             return None;

@@ -137,7 +137,7 @@ impl ParamSpec {
     }
 }
 
-/// Where each parameter tensor lives in the flat parameter buffer.
+/// Offsets of the parameter tensors in the flat parameter buffer.
 #[derive(Clone, Debug)]
 pub struct ParamLayout {
     /// `(spec, offset in elements)`, in layer order.
@@ -174,10 +174,10 @@ impl ParamLayout {
 }
 
 impl Architecture {
-    /// The classic Keras CIFAR-10 example network: two blocks of two 3x3 convolutions
-    /// (32 then 64 filters, the first of each `same`, the second `valid`), each block
-    /// followed by 2x2 max pooling and dropout 0.25, then dense 1024 with tanh, dropout 0.5
-    /// and a dense layer with one output per class.
+    /// Builds the classic Keras CIFAR-10 example network. It has two blocks of two 3x3
+    /// convolutions with ReLU (32 then 64 filters, the first of each `same`, the second
+    /// `valid`), each block followed by 2x2 max pooling and dropout 0.25. Then come dense
+    /// 1024 with tanh, dropout 0.5 and a dense layer with one output per class.
     pub fn classic(input: Shape, classes: usize) -> Self {
         let conv = |filters, padding| Layer::Conv2d {
             filters,

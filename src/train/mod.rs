@@ -30,7 +30,7 @@ use crate::ops::input::{ImageStore, MAX_CHANNELS};
 use crate::ops::{AdamParams, Augment, SgdParams, StepState};
 use output::{AdapterSummary, EpochRecord, HistoryFile, Summary};
 
-/// Which optimizer to train with.
+/// Optimizer of a training run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OptimizerKind {
     Adam,
@@ -174,7 +174,7 @@ pub enum TrainError {
     EmptySplit(String),
 }
 
-/// What a finished run returns.
+/// Results of a finished training run.
 #[derive(Clone, Debug)]
 pub struct TrainReport {
     pub summary: Summary,

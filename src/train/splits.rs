@@ -1,5 +1,6 @@
-//! Which images train, validate and test a run, derived only from the dataset, the seed
-//! and the limits, so evaluation can rebuild exactly the validation split of training.
+//! The training, validation and test images of a run. They derive only from the dataset,
+//! the seed and the limits, so evaluation can rebuild exactly the validation split of
+//! training.
 
 use crate::data::{shuffled_indices, stratified_split, Dataset};
 
