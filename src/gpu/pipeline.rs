@@ -34,10 +34,12 @@ pub mod shaders {
     pub const CONV2D_NAIVE: Shader = shader!("conv2d_naive");
     pub const DENSE: Shader = shader!("dense");
     pub const DROPOUT: Shader = shader!("dropout");
+    pub const GEMM: Shader = shader!("gemm");
     pub const INPUT: Shader = shader!("input");
     pub const LOSS: Shader = shader!("softmax_cross_entropy");
     pub const MAXPOOL2D: Shader = shader!("maxpool2d");
     pub const OPTIMIZER: Shader = shader!("optimizer");
+    pub const PACK: Shader = shader!("pack");
     pub const REDUCE: Shader = shader!("reduce");
 
     /// Every shader file, for validation.
@@ -47,10 +49,12 @@ pub mod shaders {
         CONV2D_NAIVE,
         DENSE,
         DROPOUT,
+        GEMM,
         INPUT,
         LOSS,
         MAXPOOL2D,
         OPTIMIZER,
+        PACK,
         REDUCE,
     ];
 }

@@ -7,6 +7,7 @@
 
 use super::{Architecture, Layer, ModelError, ParamLayout, Shape};
 use crate::gpu::{Dispatch, Gpu, GpuError, View};
+use crate::ops::gemm::{Scratch, ScratchLens};
 use crate::ops::input::{input_forward, ImageStore};
 use crate::ops::loss::{accumulate_metrics, softmax_cross_entropy, LossOutputs};
 use crate::ops::{activation, conv2d, dense, dropout, maxpool2d, optimizer};
@@ -168,6 +169,18 @@ impl Network {
             eval_current = eval_output;
         }
 
+        // One scratch for the packed operands of every convolution and dense layer, since
+        // the dispatches of a pass run in order.
+        let bound = (gpu.max_binding_bytes() / 4) as usize;
+        let lens = scratch_lens(
+            architecture,
+            &shapes,
+            batch,
+            bound,
+            config.optimizer.is_some(),
+        );
+        let scratch = Scratch::allocate(&mut storage, lens)?;
+
         let param = |name: String| -> View {
             let (spec, offset) = layout.find(&name).expect("layout has every parameter");
             params.slice(*offset, spec.len())
@@ -201,7 +214,9 @@ impl Network {
                     Layer::Conv2d { .. } => {
                         let p = conv_params(layer, input_shape, batch);
                         let (weight, bias) = (param(weight_name(index)), param(bias_name(index)));
-                        chain.push(conv2d::conv2d_forward(gpu, &p, x, &weight, &bias, y));
+                        chain.extend(conv2d::conv2d_forward(
+                            gpu, &p, x, &weight, &bias, y, &scratch,
+                        ));
                     }
                     Layer::Dense { units } => {
                         let p = DenseParams {
@@ -210,7 +225,9 @@ impl Network {
                             out_features: *units,
                         };
                         let (weight, bias) = (param(weight_name(index)), param(bias_name(index)));
-                        chain.push(dense::dense_forward(gpu, &p, x, &weight, &bias, y));
+                        chain.extend(dense::dense_forward(
+                            gpu, &p, x, &weight, &bias, y, &scratch,
+                        ));
                     }
                     Layer::Activation { function } => {
                         chain.push(activation::activation_forward(gpu, *function, x, y));
@@ -236,8 +253,8 @@ impl Network {
             }
         }
 
-        // Loss and metrics read the logits; at evaluation the chains share the buffer of
-        // the last dense layer, so one set of loss dispatches serves both.
+        // Both chains write their logits into the last dense layer's buffer, so one set of
+        // loss and metrics dispatches serves training and evaluation.
         let logits = layers
             .last()
             .expect("at least one layer")
@@ -279,6 +296,7 @@ impl Network {
                 &params,
                 &step_state,
                 &dlogits,
+                &scratch,
                 batch,
                 config.seed,
                 optimizer,
@@ -357,7 +375,7 @@ impl Network {
         self.buffer_bytes
     }
 
-    /// The dispatches of one training step in order: input, forward, loss, backward,
+    /// Lists the dispatches of one training step in order: input, forward, loss, backward,
     /// optimizer.
     pub fn training_step<'a>(&'a self, input: &'a InputBinding) -> Vec<&'a Dispatch> {
         let training = self
@@ -372,8 +390,8 @@ impl Network {
         list
     }
 
-    /// The dispatches of one evaluation batch: input without augmentation, forward with
-    /// dropout off, loss and metrics.
+    /// Lists the dispatches of one evaluation batch: input without augmentation, forward
+    /// with dropout off, loss and metrics.
     pub fn evaluation_step<'a>(&'a self, input: &'a InputBinding) -> Vec<&'a Dispatch> {
         let mut list: Vec<&Dispatch> = input.dispatches.iter().collect();
         list.extend(&self.forward_eval);
@@ -501,6 +519,54 @@ fn pool_params(layer: &Layer, input: Shape, batch: usize) -> MaxPool2dParams {
     }
 }
 
+/// Scratch of the GEMM-based convolution and dense launchers for every layer, each packed
+/// operand limited to `bound` floats; partial sums only when `training`.
+fn scratch_lens(
+    architecture: &Architecture,
+    shapes: &[Shape],
+    batch: usize,
+    bound: usize,
+    training: bool,
+) -> ScratchLens {
+    let mut convs = Vec::new();
+    let mut lens = ScratchLens::default();
+    for (index, layer) in architecture.layers.iter().enumerate() {
+        let input_shape = if index == 0 {
+            architecture.input
+        } else {
+            shapes[index - 1]
+        };
+        match layer {
+            Layer::Conv2d { .. } => {
+                let p = conv_params(layer, input_shape, batch);
+                lens = lens.max(conv2d::scratch_lens(&p, bound));
+                convs.push(p);
+            }
+            Layer::Dense { units } => {
+                let p = DenseParams {
+                    batch,
+                    in_features: input_shape.len(),
+                    out_features: *units,
+                };
+                lens = lens.max(dense::scratch_lens(&p));
+            }
+            _ => {}
+        }
+    }
+    // The weight-gradient chunks depend on the shared operand lengths, so the partial
+    // sums are sized only once those are known.
+    lens.partial = 0;
+    if training {
+        for p in &convs {
+            lens.partial = lens
+                .partial
+                .max(conv2d::weight_scratch_len(p, &lens))
+                .max(conv2d::bias_scratch_len(p));
+        }
+    }
+    lens
+}
+
 /// Prepares the backward chain and the optimizer step.
 #[allow(clippy::too_many_arguments)]
 fn build_training(
@@ -512,6 +578,7 @@ fn build_training(
     params: &View,
     step_state: &wgpu::Buffer,
     dlogits: &View,
+    scratch: &Scratch,
     batch: usize,
     seed: u32,
     optimizer: Optimizer,
@@ -526,24 +593,6 @@ fn build_training(
         let (spec, offset) = layout.find(&name).expect("layout has every parameter");
         params.slice(*offset, spec.len())
     };
-
-    // One scratch buffer, sized for the largest split reduction, serves every layer
-    // because the dispatches of a pass run in order.
-    let mut scratch_len = 1;
-    for (index, layer) in architecture.layers.iter().enumerate() {
-        if let Layer::Conv2d { .. } = layer {
-            let input_shape = if index == 0 {
-                architecture.input
-            } else {
-                shapes[index - 1]
-            };
-            let p = conv_params(layer, input_shape, batch);
-            scratch_len = scratch_len
-                .max(conv2d::weight_scratch_len(&p))
-                .max(conv2d::bias_scratch_len(&p));
-        }
-    }
-    let scratch = storage("gradient scratch", scratch_len)?;
 
     let mut backward = Vec::new();
     let mut dout = dlogits.clone();
@@ -574,15 +623,14 @@ fn build_training(
         match layer {
             Layer::Conv2d { .. } => {
                 let p = conv_params(layer, input_shape, batch);
-                let scratch_w = scratch.slice(0, conv2d::weight_scratch_len(&p));
-                let scratch_b = scratch.slice(0, conv2d::bias_scratch_len(&p));
+                let scratch_b = scratch.partial.slice(0, conv2d::bias_scratch_len(&p));
                 let x = &buffers.train_input;
                 backward.extend(conv2d::conv2d_backward_weight(
                     gpu,
                     &p,
                     x,
                     &dout,
-                    &scratch_w,
+                    scratch,
                     &grad_of(weight_name(index)),
                 ));
                 backward.extend(conv2d::conv2d_backward_bias(
@@ -594,7 +642,9 @@ fn build_training(
                 ));
                 if let Some(dx) = &dx {
                     let weight = param(weight_name(index));
-                    backward.push(conv2d::conv2d_backward_input(gpu, &p, &dout, &weight, dx));
+                    backward.extend(conv2d::conv2d_backward_input(
+                        gpu, &p, &dout, &weight, dx, scratch,
+                    ));
                 }
             }
             Layer::Dense { units } => {
@@ -604,12 +654,13 @@ fn build_training(
                     out_features: *units,
                 };
                 let x = &buffers.train_input;
-                backward.push(dense::dense_backward_weight(
+                backward.extend(dense::dense_backward_weight(
                     gpu,
                     &p,
                     x,
                     &dout,
                     &grad_of(weight_name(index)),
+                    scratch,
                 ));
                 backward.push(dense::dense_backward_bias(
                     gpu,
@@ -619,7 +670,9 @@ fn build_training(
                 ));
                 if let Some(dx) = &dx {
                     let weight = param(weight_name(index));
-                    backward.push(dense::dense_backward_input(gpu, &p, &dout, &weight, dx));
+                    backward.extend(dense::dense_backward_input(
+                        gpu, &p, &dout, &weight, dx, scratch,
+                    ));
                 }
             }
             Layer::Activation { function } => {

@@ -1,4 +1,5 @@
-//! Launchers for `shaders/conv2d.wgsl`.
+//! Launchers for `shaders/conv2d.wgsl`, the direct register-blocked convolution kept as a
+//! reference path for [`super::conv2d`], which runs the convolution as matrix products.
 //!
 //! The weight and bias gradients are reduced in two deterministic stages: the kernel writes
 //! one partial sum per batch split, then `sum_rows` adds the splits in order. The caller

@@ -1,7 +1,7 @@
-//! Launchers for `shaders/dense.wgsl`: one strided matrix product serves the forward pass
-//! and both gradients, and `sum_rows` gives the bias gradient.
+//! Launchers for `shaders/dense.wgsl`: one strided matrix product with 4 x 4 tiles serves
+//! the forward pass and both gradients. Kept as the reference path for [`super::dense`],
+//! which packs its operands for `shaders/gemm.wgsl`.
 
-use super::reduce::sum_rows;
 use super::{Cost, DenseParams};
 use crate::gpu::dispatch::grid_1d;
 use crate::gpu::pipeline::shaders::DENSE;
@@ -138,12 +138,4 @@ pub fn dense_backward_weight(
         b_strides: (m, 1),
     };
     matmul(gpu, product, x, dy, None, dweight)
-}
-
-/// Prepares `dbias[m] = sum_n dy[n, m]`. Overwrites dbias.
-///
-/// # Shapes
-/// - dy: N, M; dbias: M.
-pub fn dense_backward_bias(gpu: &Gpu, p: &DenseParams, dy: &View, dbias: &View) -> Dispatch {
-    sum_rows(gpu, p.batch, p.out_features, dy, dbias)
 }

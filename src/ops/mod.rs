@@ -10,13 +10,17 @@
 
 pub mod activation;
 pub mod conv2d;
+pub mod conv2d_direct;
 pub mod conv2d_naive;
 pub mod dense;
+pub mod dense_naive;
 pub mod dropout;
+pub mod gemm;
 pub mod input;
 pub mod loss;
 pub mod maxpool2d;
 pub mod optimizer;
+pub mod pack;
 pub mod reduce;
 pub mod rng;
 
