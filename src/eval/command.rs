@@ -95,6 +95,8 @@ pub enum EvalError {
     Output { path: PathBuf, message: String },
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    #[error("failed to read image {path}: {message}; predict takes PNG or JPEG files")]
+    Image { path: PathBuf, message: String },
 }
 
 /// Contents of `report.json`.

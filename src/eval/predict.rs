@@ -45,15 +45,24 @@ pub struct Prediction {
     pub top: Vec<ClassProbability>,
 }
 
+/// An image file decoded into the model's input layout.
+struct DecodedImage {
+    /// C planes of H x W bytes.
+    planes: Vec<u8>,
+    /// `(width, height)` of the file when it was resized.
+    resized_from: Option<(u32, u32)>,
+}
+
 /// Decodes `path` into C planes of H x W bytes, resizing when needed.
 fn load_image(
     path: &PathBuf,
     channels: usize,
     height: usize,
     width: usize,
-) -> Result<(Vec<u8>, Option<(u32, u32)>), EvalError> {
-    let decoded = image::open(path).map_err(|error| {
-        EvalError::InvalidOption(format!("failed to read image {}: {error}", path.display()))
+) -> Result<DecodedImage, EvalError> {
+    let decoded = image::open(path).map_err(|error| EvalError::Image {
+        path: path.clone(),
+        message: error.to_string(),
     })?;
     let (file_width, file_height) = (decoded.width(), decoded.height());
     let resized_from = if (file_width as usize, file_height as usize) != (width, height) {
@@ -83,7 +92,10 @@ fn load_image(
             )))
         }
     }
-    Ok((planes, resized_from))
+    Ok(DecodedImage {
+        planes,
+        resized_from,
+    })
 }
 
 /// Predicts the `top_k` classes of every image in `options.images`.
@@ -113,7 +125,10 @@ pub fn run_prediction(options: &PredictOptions) -> Result<Vec<Prediction>, EvalE
     let mut pixels = Vec::with_capacity(options.images.len() * channels * height * width);
     let mut resized = Vec::with_capacity(options.images.len());
     for path in &options.images {
-        let (planes, resized_from) = load_image(path, channels, height, width)?;
+        let DecodedImage {
+            planes,
+            resized_from,
+        } = load_image(path, channels, height, width)?;
         if let Some((w, h)) = resized_from {
             log::info!(
                 "{}: resized from {w}x{h} to {width}x{height} with a bilinear filter",
