@@ -1,14 +1,13 @@
-//! The convolution's three GPU paths against `reference::conv`, forward and all three
+//! The convolution's two GPU paths against `reference::conv`, forward and all three
 //! gradients: packed operands and matrix products (`ops::conv2d`, whole batch and in
-//! chunks of samples), the direct kernels of `shaders/conv2d.wgsl` and the 4 x 4 kernels of
-//! `shaders/conv2d_naive.wgsl`.
+//! chunks of samples), and the direct 4 x 4 kernels of `shaders/conv2d_naive.wgsl`.
 
 mod common;
 
 use cifar_gpu::gpu::{Dispatch, Gpu};
 use cifar_gpu::ops::conv2d::{self, bias_scratch_len};
+use cifar_gpu::ops::conv2d_naive;
 use cifar_gpu::ops::gemm::{Scratch, ScratchLens};
-use cifar_gpu::ops::{conv2d_direct, conv2d_naive};
 use cifar_gpu::ops::{Conv2dParams, Padding};
 use cifar_gpu::reference::conv as reference;
 use common::{assert_close, gpu, poisoned, upload, widen, Rng, REDUCTION};
@@ -134,23 +133,6 @@ fn conv2d_forward_matches_reference() {
             );
         }
 
-        let y_direct = poisoned(&gpu, p.output_len());
-        let dispatch = conv2d_direct::conv2d_forward(
-            &gpu,
-            &p,
-            &upload(&gpu, &x),
-            &upload(&gpu, &weight),
-            &upload(&gpu, &bias),
-            &y_direct,
-        );
-        gpu.run(&[&dispatch]).unwrap();
-        assert_close(
-            &format!("conv2d direct forward {p:?}"),
-            &gpu.read_f32(&y_direct).unwrap(),
-            &expected,
-            REDUCTION,
-        );
-
         let y_naive = poisoned(&gpu, p.output_len());
         let dispatch = conv2d_naive::conv2d_forward(
             &gpu,
@@ -196,22 +178,6 @@ fn conv2d_backward_input_matches_reference() {
                 REDUCTION,
             );
         }
-
-        let dx_direct = poisoned(&gpu, p.input_len());
-        let dispatch = conv2d_direct::conv2d_backward_input(
-            &gpu,
-            &p,
-            &upload(&gpu, &dy),
-            &upload(&gpu, &weight),
-            &dx_direct,
-        );
-        gpu.run(&[&dispatch]).unwrap();
-        assert_close(
-            &format!("conv2d direct dx {p:?}"),
-            &gpu.read_f32(&dx_direct).unwrap(),
-            &expected,
-            REDUCTION,
-        );
 
         let dx_naive = poisoned(&gpu, p.input_len());
         let dispatch = conv2d_naive::conv2d_backward_input(
@@ -267,26 +233,18 @@ fn conv2d_backward_weight_matches_reference() {
             );
         }
 
-        for (path, scratch_len) in [
-            ("direct", conv2d_direct::weight_scratch_len(&p)),
-            ("naive", conv2d_naive::weight_scratch_len(&p)),
-        ] {
-            let scratch = poisoned(&gpu, scratch_len);
-            let dweight = poisoned(&gpu, p.weight_len());
-            let (x, dy) = (upload(&gpu, &x), upload(&gpu, &dy));
-            let [partial, reduce] = if path == "direct" {
-                conv2d_direct::conv2d_backward_weight(&gpu, &p, &x, &dy, &scratch, &dweight)
-            } else {
-                conv2d_naive::conv2d_backward_weight(&gpu, &p, &x, &dy, &scratch, &dweight)
-            };
-            gpu.run(&[&partial, &reduce]).unwrap();
-            assert_close(
-                &format!("conv2d {path} dweight {p:?}"),
-                &gpu.read_f32(&dweight).unwrap(),
-                &expected,
-                REDUCTION,
-            );
-        }
+        let scratch = poisoned(&gpu, conv2d_naive::weight_scratch_len(&p));
+        let dweight = poisoned(&gpu, p.weight_len());
+        let (x, dy) = (upload(&gpu, &x), upload(&gpu, &dy));
+        let [partial, reduce] =
+            conv2d_naive::conv2d_backward_weight(&gpu, &p, &x, &dy, &scratch, &dweight);
+        gpu.run(&[&partial, &reduce]).unwrap();
+        assert_close(
+            &format!("conv2d naive dweight {p:?}"),
+            &gpu.read_f32(&dweight).unwrap(),
+            &expected,
+            REDUCTION,
+        );
     }
 }
 

@@ -30,7 +30,6 @@ pub const COMMON_SOURCE: &str = include_str!("../../shaders/common.wgsl");
 pub mod shaders {
     use super::Shader;
     pub const ACTIVATION: Shader = shader!("activation");
-    pub const CONV2D: Shader = shader!("conv2d");
     pub const CONV2D_NAIVE: Shader = shader!("conv2d_naive");
     pub const DENSE: Shader = shader!("dense");
     pub const DROPOUT: Shader = shader!("dropout");
@@ -45,7 +44,6 @@ pub mod shaders {
     /// Every shader file, for validation.
     pub const ALL: &[Shader] = &[
         ACTIVATION,
-        CONV2D,
         CONV2D_NAIVE,
         DENSE,
         DROPOUT,

@@ -11,8 +11,8 @@
 //! The batch is processed in chunks of samples whose packed operands fit the scratch
 //! buffers the caller passes, so a batch whose unrolled image exceeds the storage binding
 //! limit still runs. [`scratch_lens`] sizes the scratch for a bound in floats.
-//! `super::conv2d_direct` and `super::conv2d_naive` keep the direct kernels as reference
-//! paths.
+//! `super::conv2d_naive` keeps the straightforward direct kernels as the reference path,
+//! and its bias-gradient kernel serves this path too.
 
 use super::gemm::{gemm_tn, name_after, vecs, Bias, Gemm, OutputLayout, Scratch, ScratchLens};
 use super::pack::{im2col, im2col_transposed, transpose_batched, Batched, Unroll};
@@ -20,7 +20,7 @@ use super::reduce::sum_rows;
 use super::Conv2dParams;
 use crate::gpu::{Dispatch, Gpu, View};
 
-pub use super::conv2d_direct::{bias_scratch_len, conv2d_backward_bias};
+pub use super::conv2d_naive::{bias_scratch_len, conv2d_backward_bias};
 
 /// Positions (rows of the packed operands) summed by one split of the weight gradient.
 /// Shorter splits give more workgroups to run in parallel but more partial sums to add.

@@ -1,6 +1,6 @@
-//! Launchers for `shaders/conv2d_naive.wgsl`, the plain 4 x 4 register-blocked convolution
-//! kept as a baseline for the tuned kernels of `shaders/conv2d.wgsl`. Same contracts as
-//! [`super::conv2d`], with its own scratch lengths.
+//! Launchers for `shaders/conv2d_naive.wgsl`, the plain 4 x 4 register-blocked direct
+//! convolution kept as the reference path for the matrix-product kernels of
+//! [`super::conv2d`]. Same contracts, with its own scratch lengths.
 //!
 //! The weight and bias gradients are reduced in two deterministic stages: the kernel writes
 //! one partial sum per batch split, then `sum_rows` adds the splits in order. The caller

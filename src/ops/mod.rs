@@ -10,7 +10,6 @@
 
 pub mod activation;
 pub mod conv2d;
-pub mod conv2d_direct;
 pub mod conv2d_naive;
 pub mod dense;
 pub mod dense_naive;
