@@ -230,15 +230,39 @@ pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             normalization.std.len()
         )));
     }
-    if normalization
-        .std
+    let expected_scale = 1.0f32 / 255.0;
+    if (normalization.scale - expected_scale).abs() > 1e-9 {
+        return Err(bad_metadata(format!(
+            "normalization scale is {}, but the input stage always divides pixels by 255 \
+             (scale {expected_scale})",
+            normalization.scale
+        )));
+    }
+    if let Some(mean) = normalization
+        .mean
         .iter()
-        .any(|&std| std.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater))
+        .find(|m| !(m.is_finite() && m.abs() <= 1.0))
     {
         return Err(bad_metadata(format!(
-            "normalization std {:?} must be positive",
-            normalization.std
+            "normalization mean {mean} is outside [-1, 1], the range of pixels / 255"
         )));
+    }
+    if let Some(std) = normalization
+        .std
+        .iter()
+        .find(|s| !(s.is_finite() && **s >= 1e-3 && **s <= 1e3))
+    {
+        return Err(bad_metadata(format!(
+            "normalization std {std} is outside [0.001, 1000]; training never writes such a value"
+        )));
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (index, name) in metadata.classes.iter().enumerate() {
+        if let Some(first) = seen.insert(name.as_str(), index) {
+            return Err(bad_metadata(format!(
+                "class name {name:?} appears twice, as classes {first} and {index}"
+            )));
+        }
     }
 
     let weights_path = dir.join(WEIGHTS_FILE);

@@ -10,8 +10,8 @@ use crate::eval::predict::PredictOptions;
 use crate::ops::Augment;
 use crate::train::{OptimizerKind, TrainOptions};
 
-/// Train convolutional networks on CIFAR-10, CIFAR-100 and image folders, with every
-/// kernel a WGSL compute shader run through wgpu.
+/// Train convolutional networks on CIFAR-10, CIFAR-100, Fashion-MNIST and image folders,
+/// with every kernel a WGSL compute shader run through wgpu.
 #[derive(Debug, Parser)]
 #[command(name = "cifar-gpu", version, about, long_about = None)]
 pub struct Cli {
@@ -56,6 +56,9 @@ pub struct EvaluateArgs {
     /// Images per batch [default: the training batch size stored in the checkpoint].
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Evaluate only N test images, the same N that `train --test-limit N` tests on.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
     /// Adapter to use: an index or part of a name from `cifar-gpu adapters`.
     #[arg(long)]
     pub adapter: Option<String>,
@@ -69,6 +72,7 @@ impl EvaluateArgs {
             zero_diagonal: self.zero_diagonal,
             adapter: self.adapter.clone(),
             batch_size: self.batch_size,
+            limit: self.limit,
             ..EvaluateOptions::new(&self.checkpoint, &self.data)
         }
     }
@@ -116,8 +120,8 @@ pub struct TrainArgs {
     /// CIFAR-100 label to train on.
     #[arg(long, value_enum, default_value_t = LabelMode::Fine)]
     pub label_mode: LabelMode,
-    /// Model architecture preset.
-    #[arg(long, default_value = "classic")]
+    /// Model architecture preset; `classic` is the only one: the Keras CIFAR-10 CNN.
+    #[arg(long, default_value = "classic", value_parser = ["classic"])]
     pub model: String,
     /// Passes over the training split.
     #[arg(long, default_value_t = 10)]
@@ -140,16 +144,19 @@ pub struct TrainArgs {
     /// Seed of the split, shuffling, initialization, dropout and augmentation.
     #[arg(long, default_value_t = 42)]
     pub seed: u32,
-    /// Train on only N images of the training split, drawn in a seeded order so every
-    /// class is represented; the validation split shrinks in proportion.
+    /// Train on only N images of the training split, a seeded random sample; the
+    /// validation split shrinks in proportion.
     #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
     /// Test on only N test images, drawn in a fixed seeded order.
     #[arg(long, value_name = "N")]
     pub test_limit: Option<usize>,
-    /// Directory for history.csv, summary.json and checkpoint/.
+    /// Directory for history.csv, history.png, summary.json and checkpoint/.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace the files of an earlier run in --out instead of failing.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Maximum random shift of training images, in pixels per axis (nearest-edge fill).
     #[arg(long, default_value_t = 3)]
     pub max_shift: u32,
@@ -191,6 +198,7 @@ impl TrainArgs {
             train_limit: self.train_limit,
             test_limit: self.test_limit,
             out: self.out.clone(),
+            overwrite: self.overwrite,
             augment,
             adapter: self.adapter.clone(),
             metrics_interval: self.metrics_interval,

@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod cli;
+pub mod console;
 pub mod data;
 pub mod eval;
 pub mod gpu;

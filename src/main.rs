@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cifar_gpu::cli::{Cli, Command};
+use cifar_gpu::console;
 use cifar_gpu::gpu::adapter;
 
 fn main() -> ExitCode {
@@ -13,10 +14,17 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            let message = error.to_string();
+            eprintln!("error: {message}");
+            // Most messages already include their cause; print only causes they omit.
+            let mut shown = message;
             let mut source = error.source();
             while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
+                let text = cause.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    shown.push_str(&text);
+                }
                 source = cause.source();
             }
             ExitCode::FAILURE
@@ -35,19 +43,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if entries.is_empty() {
                 return Err(cifar_gpu::gpu::GpuError::NoAdapter.into());
             }
-            print!("{}", adapter::format_listing(&entries));
+            console::print(&adapter::format_listing(&entries));
             Ok(())
         }
         Command::Train(args) => {
             cifar_gpu::train::train(&args.options())?;
             if let Some(dir) = &args.out {
-                println!("outputs written to {}", dir.display());
+                console::print_line(&format!("outputs written to {}", dir.display()));
             }
             Ok(())
         }
         Command::Profile(args) => {
             let report = cifar_gpu::profile::profile(&args)?;
-            print!("{}", cifar_gpu::profile::format_report(&report));
+            console::print(&cifar_gpu::profile::format_report(&report));
             Ok(())
         }
         Command::Evaluate(args) => {
@@ -59,12 +67,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if args.json {
                 let mut json = serde_json::to_string_pretty(&predictions)?;
                 json.push('\n');
-                print!("{json}");
+                console::print(&json);
             } else {
-                print!(
-                    "{}",
-                    cifar_gpu::eval::predict::format_predictions(&predictions)
-                );
+                console::print(&cifar_gpu::eval::predict::format_predictions(&predictions));
             }
             Ok(())
         }

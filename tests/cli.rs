@@ -178,7 +178,7 @@ fn train_writes_outputs() {
     assert!(output.status.success(), "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("epoch   1/1"),
+        stdout.contains("epoch 1/1  loss"),
         "epoch line printed:\n{stdout}"
     );
     assert!(
@@ -301,4 +301,107 @@ fn predict_fails_for_unreadable_image() {
     assert!(!output.status.success());
     let text = stderr(&output);
     assert!(text.contains("not-an-image.png"), "names the file:\n{text}");
+}
+
+#[test]
+fn train_refuses_to_replace_earlier_run() {
+    let data = tempfile::tempdir().unwrap();
+    synthetic::write_image_folder(data.path(), 2, 4, 2, 12, 5);
+    let out = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            data.path().to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--out",
+            out.path().to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        cifar_gpu(&args)
+    };
+    assert!(run(&[]).status.success());
+    let history = std::fs::read(out.path().join("history.csv")).unwrap();
+    let output = run(&[]);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(text.contains("already holds a training run"), "{text}");
+    assert!(text.contains("--overwrite"), "{text}");
+    assert_eq!(
+        std::fs::read(out.path().join("history.csv")).unwrap(),
+        history,
+        "history kept"
+    );
+    assert!(run(&["--overwrite"]).status.success());
+}
+
+#[test]
+fn closed_stdout_keeps_checkpoint() {
+    let data = tempfile::tempdir().unwrap();
+    synthetic::write_image_folder(data.path(), 2, 4, 2, 12, 6);
+    let out = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cifar-gpu"))
+        .args([
+            "train",
+            "--data",
+            data.path().to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--out",
+        ])
+        .arg(out.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end at once, as `| head -0` would.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(out
+        .path()
+        .join("checkpoint")
+        .join("weights.safetensors")
+        .is_file());
+    assert!(out.path().join("summary.json").is_file());
+}
+
+#[test]
+fn rejects_shift_as_large_as_image() {
+    let data = tempfile::tempdir().unwrap();
+    synthetic::write_image_folder(data.path(), 2, 3, 1, 12, 1);
+    let output = cifar_gpu(&[
+        "train",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--max-shift",
+        "12",
+    ]);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("--max-shift 12") && text.contains("12x12"),
+        "{text}"
+    );
+}
+
+#[test]
+fn small_images_name_minimum_size() {
+    let data = tempfile::tempdir().unwrap();
+    synthetic::write_image_folder(data.path(), 2, 3, 1, 6, 1);
+    let output = cifar_gpu(&[
+        "train",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--max-shift",
+        "1",
+    ]);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("at least 10x10 pixels") && text.contains("6x6"),
+        "{text}"
+    );
 }

@@ -52,6 +52,7 @@ fn trained() -> &'static Trained {
                 max_shift: 1,
                 horizontal_flip: false,
             },
+            test_limit: Some(60),
             progress: false,
             ..TrainOptions::new(data.path())
         };
@@ -117,9 +118,18 @@ fn val_split_reproduces_training_accuracy() {
 #[test]
 fn test_split_matches_training_test_figures() {
     let trained = trained();
-    let report = run_evaluation(&trained.options()).unwrap();
-    assert_eq!(report.images, 100);
+    // Training tested on 60 of the 100 test images.
+    let options = EvaluateOptions {
+        limit: Some(60),
+        ..trained.options()
+    };
+    let report = run_evaluation(&options).unwrap();
+    assert_eq!(report.images, 60);
     assert_eq!(Some(report.accuracy), trained.report.summary.test_accuracy);
+    assert_eq!(Some(report.loss), trained.report.summary.test_loss);
+
+    let whole = run_evaluation(&trained.options()).unwrap();
+    assert_eq!(whole.images, 100);
 }
 
 #[test]

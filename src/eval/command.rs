@@ -5,18 +5,20 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::diagnosis::{diagnose, Diagnosis};
+use super::diagnosis::{diagnose, Diagnosis, MIN_IMAGES_PER_CLASS};
 use super::metrics::{
     class_stats, confusion_matrix, macro_averages, write_per_class_csv, ClassStats,
 };
 use super::plot;
 use super::{evaluate, Evaluation};
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::console;
 use crate::data::{DataError, Dataset};
 use crate::gpu::{Gpu, GpuError};
 use crate::model::network::{Network, NetworkConfig, NetworkError, Normalization};
 use crate::model::Shape;
 use crate::ops::input::ImageStore;
+use crate::train::format_loss;
 use crate::train::output::AdapterSummary;
 use crate::train::{adapter_summary, input_shape, load_dataset, splits};
 
@@ -51,6 +53,8 @@ pub struct EvaluateOptions {
     pub adapter: Option<String>,
     /// Images per batch; `None` takes the training batch size stored in the checkpoint.
     pub batch_size: Option<usize>,
+    /// Evaluate only this many test images, chosen as `train --test-limit` chooses them.
+    pub limit: Option<usize>,
     pub progress: bool,
 }
 
@@ -64,6 +68,7 @@ impl EvaluateOptions {
             zero_diagonal: false,
             adapter: None,
             batch_size: None,
+            limit: None,
             progress: std::io::stderr().is_terminal(),
         }
     }
@@ -87,6 +92,17 @@ pub enum EvalError {
     InputShape {
         model: Shape,
         dataset: Shape,
+        data: PathBuf,
+    },
+    #[error(
+        "class {index} of the model is {model:?}, but the dataset in {data} calls it \
+         {dataset:?}; evaluate on the dataset the model was trained on, with the same class \
+         folders or label names"
+    )]
+    ClassNames {
+        index: usize,
+        model: String,
+        dataset: String,
         data: PathBuf,
     },
     #[error("the {split} split is empty: {reason}")]
@@ -144,11 +160,31 @@ pub fn inference_network(
     Network::new(gpu, architecture, config, Some(&flat))
 }
 
+/// Fails when the dataset names its classes differently from the checkpoint: labels would
+/// then mean other classes, and every figure would be wrong without a sign.
+fn check_class_names(model: &[String], dataset: &[String], data: &Path) -> Result<(), EvalError> {
+    match model
+        .iter()
+        .zip(dataset)
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+    {
+        Some((index, (model_name, dataset_name))) => Err(EvalError::ClassNames {
+            index,
+            model: model_name.clone(),
+            dataset: dataset_name.clone(),
+            data: data.to_path_buf(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Image indices of the requested split and their labels.
 fn split_images(
     dataset: &Dataset,
     checkpoint: &Checkpoint,
     split: EvalSplit,
+    limit: Option<usize>,
 ) -> Result<(Vec<usize>, Vec<u32>), EvalError> {
     let training = &checkpoint.metadata.training;
     match split {
@@ -183,10 +219,9 @@ fn split_images(
                     reason: "the dataset has no test images".into(),
                 });
             }
-            Ok((
-                (0..dataset.test.len()).collect(),
-                dataset.test.labels.clone(),
-            ))
+            let indices = splits::test_indices(dataset.test.len(), training.seed, limit);
+            let labels = indices.iter().map(|&i| dataset.test.labels[i]).collect();
+            Ok((indices, labels))
         }
     }
 }
@@ -203,6 +238,17 @@ fn evaluate_with_normalization(
     checkpoint: &Checkpoint,
     normalization: Normalization,
 ) -> Result<EvaluationReport, EvalError> {
+    if options.limit == Some(0) {
+        return Err(EvalError::InvalidOption(
+            "--limit must be at least 1".into(),
+        ));
+    }
+    if options.limit.is_some() && options.split == EvalSplit::Val {
+        return Err(EvalError::InvalidOption(
+            "--limit applies to --split test; the val split is rebuilt whole from the checkpoint"
+                .into(),
+        ));
+    }
     if options.batch_size == Some(0) {
         return Err(EvalError::InvalidOption(
             "--batch-size must be at least 1".into(),
@@ -212,6 +258,15 @@ fn evaluate_with_normalization(
     let metadata = &checkpoint.metadata;
     let dataset = load_dataset(&options.data, metadata.training.label_mode)?;
     checkpoint.check_classes(dataset.classes.len())?;
+    check_class_names(&metadata.classes, &dataset.classes, &options.data)?;
+    if metadata.dataset != dataset.name {
+        log::warn!(
+            "the model was trained on a {} dataset, and {} holds a {} dataset",
+            metadata.dataset,
+            options.data.display(),
+            dataset.name
+        );
+    }
     let dataset_shape = input_shape(&dataset);
     if dataset_shape != metadata.architecture.input {
         return Err(EvalError::InputShape {
@@ -220,7 +275,7 @@ fn evaluate_with_normalization(
             data: options.data.clone(),
         });
     }
-    let (indices, labels) = split_images(&dataset, checkpoint, options.split)?;
+    let (indices, labels) = split_images(&dataset, checkpoint, options.split, options.limit)?;
     let batch = options.batch_size.unwrap_or(metadata.training.batch_size);
     let network = inference_network(&gpu, checkpoint, batch, normalization)?;
     let images = match options.split {
@@ -235,19 +290,28 @@ fn evaluate_with_normalization(
         None,
     )?;
     let input = network.bind_input(&gpu, &store, false);
-    let bar = crate::train::progress_bar(options.progress, indices.len() as u64, "evaluate".into());
+    let bar = crate::train::progress::Progress::new(
+        options.progress,
+        indices.len() as u64,
+        "evaluate".into(),
+    );
     let evaluation = evaluate(&gpu, &network, &input, &indices, &labels, |done| {
         bar.set_position(done as u64)
     })?;
-    bar.finish_and_clear();
+    bar.finish();
 
     let report = build_report(options, &dataset, &evaluation, adapter_summary(&gpu));
-    print_report(&report);
-    if let Some(warning) = report.diagnosis.warning() {
-        log::warn!("{warning}");
-    }
+    // Files first: printing can fail when stdout is a closed pipe.
     if let Some(dir) = &options.out {
         write_report_files(dir, &report, options.zero_diagonal)?;
+    }
+    print_report(&report);
+    match report.diagnosis.warning() {
+        Some(warning) => log::warn!("{warning}"),
+        None if !report.diagnosis.checked => log::info!(
+            "collapse diagnosis skipped: it needs at least {MIN_IMAGES_PER_CLASS} images per class"
+        ),
+        None => {}
     }
     Ok(report)
 }
@@ -282,29 +346,29 @@ fn build_report(
 }
 
 fn print_report(report: &EvaluationReport) {
-    println!(
-        "{} split: {} images  loss {:.4}  accuracy {:.4}  top-5 accuracy {:.4}  macro F1 {:.4}",
+    console::print_line(&format!(
+        "{} split: {} images  loss {}  accuracy {:.4}  top-5 accuracy {:.4}  macro F1 {:.4}",
         report.split,
         report.images,
-        report.loss,
+        format_loss(report.loss),
         report.accuracy,
         report.top5_accuracy,
         report.macro_f1
-    );
-    println!(
+    ));
+    console::print_line(&format!(
         "{:<20} {:>8} {:>9} {:>9} {:>7} {:>7} {:>7}",
         "class", "support", "predicted", "precision", "recall", "f1", "pred/true"
-    );
+    ));
     for s in &report.per_class {
         let ratio = if s.true_share > 0.0 {
             s.predicted_share / s.true_share
         } else {
             0.0
         };
-        println!(
+        console::print_line(&format!(
             "{:<20} {:>8} {:>9} {:>9.3} {:>7.3} {:>7.3} {:>7.2}",
             s.name, s.support, s.predicted, s.precision, s.recall, s.f1, ratio
-        );
+        ));
     }
 }
 

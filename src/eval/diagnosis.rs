@@ -124,15 +124,35 @@ impl Diagnosis {
         if !self.collapsed {
             return None;
         }
+        // Name every rule that fired, with its figure and threshold.
+        let mut reasons = Vec::new();
+        if self.dominant_share >= DOMINANT_SHARE_THRESHOLD {
+            let count = self.dominant.len();
+            reasons.push(format!(
+                "{count} over-predicted {} take {:.0}% of all predictions (collapse at {:.0}%)",
+                if count == 1 { "class" } else { "classes" },
+                100.0 * self.dominant_share,
+                100.0 * DOMINANT_SHARE_THRESHOLD
+            ));
+        }
+        if self.effective_class_ratio < EFFECTIVE_CLASS_RATIO_THRESHOLD {
+            reasons.push(format!(
+                "the effective number of predicted classes is {:.0}% of the labels' (collapse \
+                 below {:.0}%)",
+                100.0 * self.effective_class_ratio,
+                100.0 * EFFECTIVE_CLASS_RATIO_THRESHOLD
+            ));
+        }
+        if self.never_predicted_share >= NEVER_PREDICTED_THRESHOLD {
+            reasons.push(format!(
+                "{:.0}% of the classes are never predicted (collapse at {:.0}%)",
+                100.0 * self.never_predicted_share,
+                100.0 * NEVER_PREDICTED_THRESHOLD
+            ));
+        }
         let mut text = format!(
-            "predictions concentrate on a few classes: {} classes take {:.0}% of all \
-             predictions (collapse at {:.0}%), and the effective number of predicted classes \
-             is {:.0}% of the labels' (collapse below {:.0}%)",
-            self.dominant.len(),
-            100.0 * self.dominant_share,
-            100.0 * DOMINANT_SHARE_THRESHOLD,
-            100.0 * self.effective_class_ratio,
-            100.0 * EFFECTIVE_CLASS_RATIO_THRESHOLD
+            "predictions concentrate on a few classes: {}",
+            reasons.join("; ")
         );
         for class in self.dominant.iter().take(8) {
             text.push_str(&format!(

@@ -13,6 +13,9 @@ use crate::gpu::{Gpu, GpuError};
 use crate::model::network::{InputBinding, Network};
 use crate::ops::StepState;
 
+/// Batches between progress reports; each report waits for the GPU to catch up.
+const PROGRESS_BATCHES: usize = 16;
+
 /// Results of one evaluation.
 #[derive(Clone, Debug, Default)]
 pub struct Evaluation {
@@ -117,7 +120,12 @@ pub fn evaluate(
             (valid * classes) as u64 * 4,
         );
         gpu.queue.submit([encoder.finish()]);
-        progress(start + valid);
+        // Submission runs ahead of the GPU, so wait now and then for the count to be true.
+        let last = start + valid == count;
+        if last || (batch_number + 1) % PROGRESS_BATCHES == 0 {
+            gpu.wait_idle()?;
+            progress(start + valid);
+        }
     }
     let metrics = network.read_metrics(gpu)?;
     let predictions = gpu.read_u32(&all_predictions)?;

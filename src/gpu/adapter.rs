@@ -81,16 +81,38 @@ pub fn default_choice(entries: &[AdapterEntry]) -> Option<usize> {
         .map(|(position, _)| position)
 }
 
-/// Finds the adapter named by `request`: an index from the listing, or a case-insensitive
-/// substring of the adapter name. Returns the position in `entries`.
+/// Finds the adapter named by `request`: an index from the listing, a backend name
+/// (`vulkan`, `metal`, `dx12`, `gl`) or a case-insensitive part of the adapter name. A
+/// backend or a name part that matches several adapters takes the preferred one, as
+/// [`default_choice`] orders them, and logs the others. Returns the position in `entries`.
 pub fn find(entries: &[AdapterEntry], request: &str) -> Option<usize> {
-    if let Ok(index) = request.trim().parse::<usize>() {
+    let request = request.trim();
+    if let Ok(index) = request.parse::<usize>() {
         return entries.iter().position(|entry| entry.index == index);
     }
     let needle = request.to_lowercase();
-    entries
-        .iter()
-        .position(|entry| entry.info.name.to_lowercase().contains(&needle))
+    let by_backend: Vec<usize> = (0..entries.len())
+        .filter(|&i| format!("{:?}", entries[i].info.backend).to_lowercase() == needle)
+        .collect();
+    let matches: Vec<usize> = if by_backend.is_empty() {
+        (0..entries.len())
+            .filter(|&i| entries[i].info.name.to_lowercase().contains(&needle))
+            .collect()
+    } else {
+        by_backend
+    };
+    let candidates: Vec<AdapterEntry> = matches.iter().map(|&i| entries[i].clone()).collect();
+    let chosen = matches[default_choice(&candidates)?];
+    if matches.len() > 1 {
+        log::warn!(
+            "--adapter {request:?} matches {} adapters; using {}, pass an index to choose \
+             another:\n{}",
+            matches.len(),
+            entries[chosen].index,
+            format_listing(entries)
+        );
+    }
+    Some(chosen)
 }
 
 /// Formats the adapter listing, marking the default choice with `*`.

@@ -70,6 +70,32 @@ impl Shape {
     }
 }
 
+impl std::fmt::Display for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Layer::Conv2d {
+                filters,
+                kernel_size,
+                padding,
+            } => {
+                let padding = match padding {
+                    Padding::Same => "same",
+                    Padding::Valid => "valid",
+                };
+                write!(
+                    f,
+                    "{kernel_size}x{kernel_size} convolution, {filters} filters, {padding} padding"
+                )
+            }
+            Layer::Activation { function } => write!(f, "{function:?} activation"),
+            Layer::MaxPool2d { pool_size } => write!(f, "{pool_size}x{pool_size} max pooling"),
+            Layer::Dropout { rate } => write!(f, "dropout {rate}"),
+            Layer::Flatten => write!(f, "flatten"),
+            Layer::Dense { units } => write!(f, "dense, {units} units"),
+        }
+    }
+}
+
 impl std::fmt::Display for Shape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
@@ -86,7 +112,7 @@ impl std::fmt::Display for Shape {
 /// Errors in an architecture or in parameters that should match one.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("layer {index} ({layer:?}) cannot take input of shape {input}: {reason}")]
+    #[error("layer {index} ({layer}) cannot take input of shape {input}: {reason}")]
     BadLayerInput {
         index: usize,
         layer: Layer,
@@ -99,6 +125,16 @@ pub enum ModelError {
     BadOutput { classes: usize, found: String },
     #[error("unknown model {0:?}; the models available are: classic")]
     UnknownModel(String),
+    #[error(
+        "the {model} model needs images of at least {min_size}x{min_size} pixels, but the \
+         dataset's are {height}x{width}"
+    )]
+    InputTooSmall {
+        model: String,
+        min_size: usize,
+        height: usize,
+        width: usize,
+    },
 }
 
 /// A sequential network and the input shape it was built for.
@@ -267,7 +303,10 @@ impl Architecture {
                         width,
                     },
                 ) => {
-                    if pool_size == 0 || height < pool_size || width < pool_size {
+                    if pool_size == 0 {
+                        return Err(bad("the pool size must be at least 1".into()));
+                    }
+                    if height < pool_size || width < pool_size {
                         return Err(bad(format!(
                             "a {pool_size}x{pool_size} pool needs at least that much input"
                         )));
@@ -301,6 +340,27 @@ impl Architecture {
             shapes.push(current);
         }
         Ok(shapes)
+    }
+
+    /// Returns the smallest square input, up to 4,096 pixels a side, that every layer
+    /// accepts, keeping this architecture's channel count.
+    pub fn min_input_size(&self) -> Option<usize> {
+        let Shape::Image { channels, .. } = self.input else {
+            return None;
+        };
+        (1..=4096).find(|&size| {
+            let input = Shape::Image {
+                channels,
+                height: size,
+                width: size,
+            };
+            Architecture {
+                input,
+                layers: self.layers.clone(),
+            }
+            .shapes()
+            .is_ok()
+        })
     }
 
     /// Checks the architecture and that it ends in a dense layer of `classes` units.

@@ -8,17 +8,17 @@
 //! `metrics_interval` steps for the display.
 
 pub mod output;
+pub mod progress;
 pub mod splits;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use crate::checkpoint::{self, CheckpointError, Metadata, TrainingConfig};
+use crate::console;
 use crate::data::{self, DataError, Dataset, LabelMode, LoadOptions};
-use crate::eval::diagnosis::diagnose;
+use crate::eval::diagnosis::{diagnose, MIN_IMAGES_PER_CLASS};
 use crate::eval::metrics::{class_stats, confusion_matrix};
 use crate::eval::plot::{write_history_png, HistorySeries};
 use crate::eval::{evaluate, Evaluation};
@@ -29,6 +29,7 @@ use crate::model::{Architecture, ModelError, Shape};
 use crate::ops::input::{ImageStore, MAX_CHANNELS};
 use crate::ops::{AdamParams, Augment, SgdParams, StepState};
 use output::{AdapterSummary, EpochRecord, HistoryFile, Summary};
+use progress::Progress;
 
 /// Optimizer of a training run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -54,6 +55,8 @@ pub struct TrainOptions {
     pub train_limit: Option<usize>,
     pub test_limit: Option<usize>,
     pub out: Option<PathBuf>,
+    /// Allow `out` to hold an earlier run, whose files are replaced.
+    pub overwrite: bool,
     pub augment: Augment,
     pub adapter: Option<String>,
     /// Steps between read-backs of the running metrics.
@@ -79,6 +82,7 @@ impl TrainOptions {
             train_limit: None,
             test_limit: None,
             out: None,
+            overwrite: false,
             augment: Augment {
                 max_shift: 3,
                 horizontal_flip: true,
@@ -128,8 +132,13 @@ impl TrainOptions {
         if self.train_limit == Some(0) {
             return invalid("--train-limit must be at least 1".into());
         }
+        if self.test_limit == Some(0) {
+            return invalid(
+                "--test-limit must be at least 1; omit it to test on every image".into(),
+            );
+        }
         if self.metrics_interval == 0 {
-            return invalid("the metrics interval must be at least 1".into());
+            return invalid("--metrics-interval must be at least 1".into());
         }
         Ok(())
     }
@@ -157,9 +166,10 @@ pub enum TrainError {
     },
     #[error(
         "the training loss became {value} at step {step} (epoch {epoch}); training stopped. \
-         Try a lower learning rate than {learning_rate} (--lr){checkpoint_hint}"
+         Try a lower learning rate than {learning_rate:e} (--lr){checkpoint_hint}"
     )]
     NonFiniteLoss {
+        /// Training step, counted from 1 over the whole run.
         step: u64,
         epoch: usize,
         value: f64,
@@ -170,6 +180,11 @@ pub enum TrainError {
         "the dataset has {channels} channels; the input stage supports at most {MAX_CHANNELS}"
     )]
     TooManyChannels { channels: usize },
+    #[error(
+        "{dir} already holds a training run ({file}); choose another --out directory or pass \
+         --overwrite to replace it"
+    )]
+    OutputExists { dir: PathBuf, file: &'static str },
     #[error("the training split is empty: {0}")]
     EmptySplit(String),
 }
@@ -244,22 +259,6 @@ pub fn adapter_summary(gpu: &Gpu) -> AdapterSummary {
     }
 }
 
-pub fn progress_bar(enabled: bool, len: u64, message: String) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} images {per_sec} ETA {eta} {prefix}",
-        )
-        .expect("valid progress template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(message);
-    bar
-}
-
 /// Trains a network as `options` say and writes its outputs.
 pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
     options.validate()?;
@@ -281,6 +280,7 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
             channels: dataset.channels,
         });
     }
+    check_dataset_options(options, &dataset)?;
     let classes = dataset.classes.len();
     let splits = splits::split(
         &dataset,
@@ -310,7 +310,20 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
     );
 
     let architecture = Architecture::preset(&options.model, input_shape(&dataset), classes)?;
-    architecture.validate(classes)?;
+    if let Err(error) = architecture.validate(classes) {
+        return Err(match architecture.min_input_size() {
+            Some(min_size) if dataset.height < min_size || dataset.width < min_size => {
+                ModelError::InputTooSmall {
+                    model: options.model.clone(),
+                    min_size,
+                    height: dataset.height,
+                    width: dataset.width,
+                }
+                .into()
+            }
+            _ => error.into(),
+        });
+    }
 
     // Normalization constants come from the images the model trains on.
     let image_len = dataset.image_len();
@@ -354,6 +367,9 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
 
     let out_dir = match &options.out {
         Some(dir) => {
+            if !options.overwrite {
+                check_no_earlier_run(dir)?;
+            }
             std::fs::create_dir_all(dir).map_err(|source| TrainError::Output {
                 path: dir.clone(),
                 source,
@@ -392,7 +408,7 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
     let mut batch_labels = vec![0u32; options.batch_size];
     for epoch in 0..options.epochs {
         let order = data::shuffled_indices(splits.train.len(), options.seed, epoch as u32);
-        let bar = progress_bar(
+        let bar = Progress::new(
             options.progress,
             order.len() as u64,
             format!("epoch {}/{}", epoch + 1, options.epochs),
@@ -432,7 +448,6 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
                 if metrics.first_bad_step > 0.0 {
                     let bad_step = metrics.first_bad_step as u64 - 1;
                     return Err(non_finite(
-                        options,
                         &optimizer,
                         bad_step,
                         epoch,
@@ -440,7 +455,7 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
                         &checkpoint_dir,
                     ));
                 }
-                bar.set_prefix(format!(
+                bar.set_status(format!(
                     "loss {:.4} acc {:.4}",
                     metrics.loss(),
                     metrics.accuracy()
@@ -450,7 +465,7 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
         }
         let seconds = epoch_started.elapsed().as_secs_f64();
         train_seconds += seconds;
-        bar.finish_and_clear();
+        bar.finish();
 
         let validation = if splits.validation.is_empty() {
             None
@@ -460,7 +475,7 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
                 .iter()
                 .map(|&i| dataset.train.labels[i])
                 .collect();
-            let bar = progress_bar(
+            let bar = Progress::new(
                 options.progress,
                 labels.len() as u64,
                 format!("validate {}/{}", epoch + 1, options.epochs),
@@ -473,7 +488,7 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
                 &labels,
                 |done| bar.set_position(done as u64),
             )?;
-            bar.finish_and_clear();
+            bar.finish();
             Some(result)
         };
         let record = EpochRecord {
@@ -485,10 +500,6 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
             seconds,
             images_per_second: splits.train.len() as f64 / seconds,
         };
-        print_epoch(&record, options.epochs);
-        if let Some(validation) = &validation {
-            warn_if_collapsed(validation, &dataset.classes, epoch + 1);
-        }
         history.push(record);
         let record = history.last().expect("just pushed");
         if let Some(file) = history_file.as_mut() {
@@ -512,6 +523,12 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
             );
             checkpoint::save(dir, &flat, &network.layout, &metadata)?;
         }
+        // Printing comes last, after the epoch's files are safe.
+        print_epoch(record, options.epochs);
+        if let Some(validation) = &validation {
+            let what = format!("epoch {}, validation split", epoch + 1);
+            warn_if_collapsed(validation, &dataset.classes, &what);
+        }
     }
 
     let test = if splits.test.is_empty() {
@@ -522,18 +539,19 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
             .iter()
             .map(|&i| dataset.test.labels[i])
             .collect();
-        let bar = progress_bar(options.progress, labels.len() as u64, "test".into());
+        let bar = Progress::new(options.progress, labels.len() as u64, "test".into());
         let result = evaluate(&gpu, &network, &test_input, &splits.test, &labels, |done| {
             bar.set_position(done as u64)
         })?;
-        bar.finish_and_clear();
-        println!(
-            "test: loss {:.4}  accuracy {:.4}  top-5 accuracy {:.4}  ({} images)",
-            result.loss,
+        bar.finish();
+        console::print_line(&format!(
+            "test: loss {}  accuracy {:.4}  top-5 accuracy {:.4}  ({} images)",
+            format_loss(result.loss),
             result.accuracy,
             result.top_k_accuracy(5),
             labels.len()
-        );
+        ));
+        warn_if_collapsed(&result, &dataset.classes, "test split");
         Some(result)
     };
 
@@ -580,8 +598,45 @@ pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
     })
 }
 
+/// Checks the options that depend on the dataset, and notes those it makes meaningless.
+fn check_dataset_options(options: &TrainOptions, dataset: &Dataset) -> Result<(), TrainError> {
+    let side = dataset.height.min(dataset.width);
+    if options.augment.max_shift as usize >= side {
+        return Err(TrainError::InvalidOption(format!(
+            "--max-shift {} must be smaller than the {}x{} images",
+            options.augment.max_shift, dataset.height, dataset.width
+        )));
+    }
+    if options.label_mode == LabelMode::Coarse && dataset.name != "cifar100" {
+        log::warn!(
+            "--label-mode coarse applies to CIFAR-100 only; {} has one label",
+            dataset.name
+        );
+    }
+    if let Some(limit) = options.train_limit {
+        if limit > dataset.train.len() {
+            log::info!(
+                "--train-limit {limit} exceeds the {} training images; all are used",
+                dataset.train.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Fails when `dir` holds files of an earlier run, which a new run would replace.
+fn check_no_earlier_run(dir: &Path) -> Result<(), TrainError> {
+    let files = ["history.csv", "summary.json", "checkpoint/model.json"];
+    match files.into_iter().find(|file| dir.join(file).exists()) {
+        Some(file) => Err(TrainError::OutputExists {
+            dir: dir.to_path_buf(),
+            file,
+        }),
+        None => Ok(()),
+    }
+}
+
 fn non_finite(
-    options: &TrainOptions,
     optimizer: &Optimizer,
     step: u64,
     epoch: usize,
@@ -597,9 +652,8 @@ fn non_finite(
         }
         _ => String::new(),
     };
-    let _ = options;
     TrainError::NonFiniteLoss {
-        step,
+        step: step + 1,
         epoch: epoch + 1,
         value: metrics.loss_sum,
         learning_rate: optimizer.learning_rate(),
@@ -607,17 +661,22 @@ fn non_finite(
     }
 }
 
-/// Runs the collapse diagnosis on an epoch's validation predictions and logs a warning
-/// when it fires.
-fn warn_if_collapsed(validation: &Evaluation, class_names: &[String], epoch: usize) {
+/// Runs the collapse diagnosis on predictions of the images named by `what` and logs a
+/// warning when it fires.
+fn warn_if_collapsed(evaluation: &Evaluation, class_names: &[String], what: &str) {
     let matrix = confusion_matrix(
-        &validation.labels,
-        &validation.predictions,
-        validation.classes,
+        &evaluation.labels,
+        &evaluation.predictions,
+        evaluation.classes,
     );
     let diagnosis = diagnose(&class_stats(&matrix, class_names));
-    if let Some(warning) = diagnosis.warning() {
-        log::warn!("epoch {epoch}, validation split: {warning}");
+    match diagnosis.warning() {
+        Some(warning) => log::warn!("{what}: {warning}"),
+        None if !diagnosis.checked => log::info!(
+            "{what}: collapse diagnosis skipped, it needs at least {MIN_IMAGES_PER_CLASS} \
+             images per class"
+        ),
+        None => {}
     }
 }
 
@@ -643,13 +702,28 @@ fn write_history_chart(dir: &Path, history: &[EpochRecord], dataset: &str, model
     }
 }
 
+/// Formats a loss with 4 decimals, or in scientific notation when it has grown large.
+pub fn format_loss(loss: f64) -> String {
+    if loss.abs() >= 1e4 {
+        format!("{loss:.3e}")
+    } else {
+        format!("{loss:.4}")
+    }
+}
+
 fn print_epoch(record: &EpochRecord, epochs: usize) {
     let validation = match (record.val_loss, record.val_accuracy) {
-        (Some(loss), Some(accuracy)) => format!("  val_loss {loss:.4}  val_acc {accuracy:.4}"),
+        (Some(loss), Some(accuracy)) => {
+            format!("  val_loss {}  val_acc {accuracy:.4}", format_loss(loss))
+        }
         _ => String::new(),
     };
-    println!(
-        "epoch {:>3}/{epochs}  loss {:.4}  acc {:.4}{validation}  {:>8.1} img/s  {:>7.1} s",
-        record.epoch, record.loss, record.accuracy, record.images_per_second, record.seconds
-    );
+    console::print_line(&format!(
+        "epoch {}/{epochs}  loss {}  acc {:.4}{validation}  {:.1} img/s  {:.0} s",
+        record.epoch,
+        format_loss(record.loss),
+        record.accuracy,
+        record.images_per_second,
+        record.seconds
+    ));
 }

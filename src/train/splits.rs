@@ -51,13 +51,19 @@ pub fn split(
         TRAIN_ORDER_EPOCH,
         validation_limit,
     );
-    let all_test: Vec<usize> = (0..dataset.test.len()).collect();
-    let test = in_seeded_order(&all_test, seed, TEST_ORDER_EPOCH, test_limit);
+    let test = test_indices(dataset.test.len(), seed, test_limit);
     Splits {
         train,
         validation,
         test,
     }
+}
+
+/// Indices of the test images used with `test_limit`: all of them, or the first
+/// `test_limit` in a fixed seeded order, the same for training and evaluation.
+pub fn test_indices(test_len: usize, seed: u32, test_limit: Option<usize>) -> Vec<usize> {
+    let all: Vec<usize> = (0..test_len).collect();
+    in_seeded_order(&all, seed, TEST_ORDER_EPOCH, test_limit)
 }
 
 /// `indices` permuted by a seeded shuffle and cut to `limit`, or all of them in their
