@@ -7,13 +7,14 @@ mod common_data;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
+use std::sync::{Mutex, Once};
 
 use cifar_gpu::data::{
     channel_stats, load, shuffled_indices, stratified_split, DataError, Dataset, LabelMode,
     LoadOptions, Split,
 };
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use flate2::write::{GzEncoder, ZlibEncoder};
+use flate2::{Compression, Crc};
 
 const CIFAR_PIXELS: usize = 3072;
 
@@ -139,6 +140,74 @@ fn write_image_folder(dir: &Path) {
     write_grey_png(&dir.join("test/dog/only.png"), 3, 2, 9);
 }
 
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+    chunk.extend_from_slice(kind);
+    chunk.extend_from_slice(data);
+    let mut crc = Crc::new();
+    crc.update(kind);
+    crc.update(data);
+    chunk.extend(crc.sum().to_be_bytes());
+    chunk
+}
+
+/// Writes a 66-byte PNG whose header claims `width x height` 8-bit RGB pixels but whose
+/// data is one zero byte, far too little for that size.
+fn write_png_header_only(path: &Path, width: u32, height: u32) {
+    let mut header = width.to_be_bytes().to_vec();
+    header.extend(height.to_be_bytes());
+    header.extend([8, 2, 0, 0, 0]);
+    let mut zlib = ZlibEncoder::new(Vec::new(), Compression::default());
+    zlib.write_all(&[0]).unwrap();
+    let data = zlib.finish().unwrap();
+
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(png_chunk(b"IHDR", &header));
+    png.extend(png_chunk(b"IDAT", &data));
+    png.extend(png_chunk(b"IEND", &[]));
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, png).unwrap();
+}
+
+/// Log records of every test in this binary as `(level, message)`. Tests run in parallel,
+/// so a test looks only for messages that name its own temporary folder.
+static LOGGED: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
+
+struct CaptureLogger;
+
+impl log::Log for CaptureLogger {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record) {
+        let message = record.args().to_string();
+        LOGGED.lock().unwrap().push((record.level(), message));
+    }
+
+    fn flush(&self) {}
+}
+
+fn capture_logs() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&CaptureLogger).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+}
+
+/// Returns the captured messages of `level` that contain `dir`'s path.
+fn logged_about(dir: &Path, level: log::Level) -> Vec<String> {
+    let dir = dir.display().to_string();
+    LOGGED
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(logged_level, message)| *logged_level == level && message.contains(&dir))
+        .map(|(_, message)| message.clone())
+        .collect()
+}
+
 fn load_default(dir: &Path) -> Result<Dataset, DataError> {
     load(dir, &LoadOptions::default())
 }
@@ -244,6 +313,20 @@ fn cifar10_meta_with_wrong_count_fails() {
     assert_contains(&message, "batches.meta.txt");
     assert_contains(&message, "lists 3 class names");
     assert_contains(&message, "has 10 classes");
+}
+
+/// Line numbers count blank lines, so they match what an editor shows.
+#[test]
+fn cifar10_meta_with_duplicate_name_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    write_cifar10(dir.path());
+    let names = "a\nb\ncat\n\nd\ne\nf\ncat\ng\nh\n";
+    fs::write(dir.path().join("batches.meta.txt"), names).unwrap();
+
+    let message = load_error(dir.path());
+    assert_contains(&message, "batches.meta.txt");
+    assert_contains(&message, "\"cat\"");
+    assert_contains(&message, "lines 3 and 8");
 }
 
 #[test]
@@ -400,6 +483,32 @@ fn cifar100_subfolder_with_name_files() {
 }
 
 #[test]
+fn cifar100_duplicate_names_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    write_cifar100(dir.path());
+    let mut fine: Vec<String> = (0..100).map(|i| format!("fine{i}")).collect();
+    fine[99] = "fine5".to_owned();
+    fs::write(dir.path().join("fine_label_names.txt"), fine.join("\n")).unwrap();
+    let mut coarse: Vec<String> = (0..20).map(|i| format!("coarse{i}")).collect();
+    coarse[1] = "coarse0".to_owned();
+    fs::write(dir.path().join("coarse_label_names.txt"), coarse.join("\n")).unwrap();
+
+    let message = load_error(dir.path());
+    assert_contains(&message, "fine_label_names.txt");
+    assert_contains(&message, "\"fine5\"");
+    assert_contains(&message, "lines 6 and 100");
+
+    let options = LoadOptions {
+        label_mode: LabelMode::Coarse,
+        ..LoadOptions::default()
+    };
+    let message = load(dir.path(), &options).unwrap_err().to_string();
+    assert_contains(&message, "coarse_label_names.txt");
+    assert_contains(&message, "\"coarse0\"");
+    assert_contains(&message, "lines 1 and 2");
+}
+
+#[test]
 fn cifar100_fine_label_out_of_range_fails() {
     let dir = tempfile::tempdir().unwrap();
     write_cifar100(dir.path());
@@ -492,8 +601,72 @@ fn idx_truncated_images_fail() {
     fs::write(dir.path().join("train-images-idx3-ubyte.gz"), gzip(&bytes)).unwrap();
 
     let message = load_error(dir.path());
-    assert_contains(&message, "train-images-idx3-ubyte.gz is 75 bytes");
+    assert_contains(
+        &message,
+        "train-images-idx3-ubyte.gz is 75 bytes after decompression",
+    );
     assert_contains(&message, "76 bytes");
+}
+
+#[test]
+fn idx_truncated_plain_file_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    write_idx(dir.path());
+    let bytes = idx_images(2, 4, 5, &[0; 39]);
+    fs::write(dir.path().join("t10k-images-idx3-ubyte"), bytes).unwrap();
+
+    let message = load_error(dir.path());
+    assert_contains(&message, "t10k-images-idx3-ubyte is 55 bytes but");
+    assert_contains(&message, "implies 56 bytes");
+    assert!(!message.contains("decompression"), "{message}");
+}
+
+#[test]
+fn idx_huge_dims_report_real_size() {
+    let dir = tempfile::tempdir().unwrap();
+    write_idx(dir.path());
+    // 2 * 60000 * 60000 pixel bytes plus the 16-byte header.
+    let bytes = idx_images(2, 60_000, 60_000, &[0; 40]);
+    fs::write(dir.path().join("t10k-images-idx3-ubyte"), bytes).unwrap();
+
+    let message = load_error(dir.path());
+    assert_contains(&message, "t10k-images-idx3-ubyte is 56 bytes");
+    assert_contains(&message, "implies 7200000016 bytes");
+}
+
+#[test]
+fn idx_overflowing_dims_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    write_idx(dir.path());
+    let bytes = idx_images(u32::MAX, u32::MAX, u32::MAX, &[0; 40]);
+    fs::write(dir.path().join("t10k-images-idx3-ubyte"), bytes).unwrap();
+
+    let message = load_error(dir.path());
+    assert_contains(&message, "t10k-images-idx3-ubyte");
+    assert_contains(&message, "4294967295 x 4294967295 x 4294967295");
+    assert_contains(&message, "overflows");
+}
+
+/// The uncompressed file wins, and an info message names both files.
+#[test]
+fn idx_plain_and_gzipped_pair_uses_plain() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    write_idx(dir.path());
+    let plain_pixels: Vec<u8> = (100..160).collect();
+    fs::write(
+        dir.path().join("train-images-idx3-ubyte"),
+        idx_images(3, 4, 5, &plain_pixels),
+    )
+    .unwrap();
+
+    let dataset = load_default(dir.path()).unwrap();
+    assert_eq!(dataset.train.images, plain_pixels);
+
+    let messages = logged_about(dir.path(), log::Level::Info);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_contains(&messages[0], "train-images-idx3-ubyte.gz");
+    assert_contains(&messages[0], "using the uncompressed");
 }
 
 #[test]
@@ -683,15 +856,114 @@ fn folder_expected_size_is_enforced() {
 }
 
 #[test]
-fn folder_class_mismatch_names_folders() {
+fn folder_test_class_not_in_train_fails() {
     let dir = tempfile::tempdir().unwrap();
     write_image_folder(dir.path());
     fs::remove_dir_all(dir.path().join("test/dog")).unwrap();
     write_rgb_png(&dir.path().join("test/bird/one.png"), 3, 2);
+    write_rgb_png(&dir.path().join("test/emu/one.png"), 3, 2);
 
     let message = load_error(dir.path());
-    assert_contains(&message, "missing from test: [dog]");
-    assert_contains(&message, "not in train: [bird]");
+    assert_contains(&message, "[bird, emu]");
+    assert_contains(&message, "not class folders of");
+    assert!(!message.contains("dog"), "{message}");
+}
+
+/// A training class with a missing or empty test folder loads, keeps its label, and is
+/// named in a warning.
+#[test]
+fn folder_test_may_lack_classes() {
+    capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    write_image_folder(dir.path());
+    write_rgb_png(&dir.path().join("train/blue/one.png"), 3, 2);
+
+    let dataset = load_default(dir.path()).unwrap();
+    assert_eq!(dataset.classes, vec!["blue", "cat", "dog"]);
+    assert_eq!(dataset.train.labels, vec![0, 1, 1, 2, 2]);
+    assert_eq!(dataset.test.labels, vec![1, 2]);
+    let warnings = logged_about(dir.path(), log::Level::Warn);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_contains(&warnings[0], "1 of 3 classes: [blue]");
+
+    fs::create_dir_all(dir.path().join("test/blue")).unwrap();
+    fs::write(dir.path().join("test/blue/notes.txt"), "no images").unwrap();
+    fs::remove_dir_all(dir.path().join("test/dog")).unwrap();
+    let dataset = load_default(dir.path()).unwrap();
+    assert_eq!(dataset.classes, vec!["blue", "cat", "dog"]);
+    assert_eq!(dataset.test.labels, vec![1]);
+    let warnings = logged_about(dir.path(), log::Level::Warn);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_contains(&warnings[1], "2 of 3 classes: [blue, dog]");
+}
+
+#[test]
+fn folder_single_class_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    write_rgb_png(&dir.path().join("train/cat/one.png"), 3, 2);
+    write_rgb_png(&dir.path().join("test/cat/one.png"), 3, 2);
+
+    let message = load_error(dir.path());
+    assert_contains(&message, "image folder dataset");
+    assert_contains(&message, "has 1 class(es) [cat]");
+    assert_contains(&message, "at least 2 classes");
+}
+
+/// The header alone rejects the image, before any buffer of its claimed size exists.
+#[test]
+fn folder_huge_first_image_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    write_image_folder(dir.path());
+    let path = dir.path().join("train/cat/a.png");
+    write_png_header_only(&path, 60_000, 60_000);
+
+    let message = load_error(dir.path());
+    assert_contains(&message, "a.png");
+    assert_contains(&message, "is 60000x60000 pixels");
+    assert_contains(&message, "maximum of 1024 pixels per side");
+}
+
+#[test]
+fn folder_huge_later_image_fails_on_header() {
+    let dir = tempfile::tempdir().unwrap();
+    write_image_folder(dir.path());
+    write_png_header_only(&dir.path().join("test/dog/huge.png"), 60_000, 60_000);
+
+    let message = load_error(dir.path());
+    assert_contains(&message, "huge.png");
+    assert_contains(&message, "is 60000x60000 pixels");
+    assert_contains(&message, "expected 3x2");
+}
+
+/// The folder is read through its real name, and the class name is its lossy UTF-8 form.
+#[cfg(unix)]
+#[test]
+fn folder_non_utf8_class_loads() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    write_image_folder(dir.path());
+    let name = OsStr::from_bytes(b"c\xff");
+    write_grey_png(
+        &dir.path().join("train").join(name).join("one.png"),
+        3,
+        2,
+        42,
+    );
+    write_grey_png(
+        &dir.path().join("test").join(name).join("one.png"),
+        3,
+        2,
+        43,
+    );
+
+    let dataset = load_default(dir.path()).unwrap();
+    // Folders sort by their bytes, and 0xff sorts after "a".
+    assert_eq!(dataset.classes, vec!["cat", "c\u{fffd}", "dog"]);
+    assert_eq!(dataset.train.labels, vec![0, 0, 1, 2, 2]);
+    assert_eq!(dataset.train.image(2, 18), [42u8; 18].as_slice());
+    assert_eq!(dataset.test.image(1, 18), [43u8; 18].as_slice());
 }
 
 #[test]

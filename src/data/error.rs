@@ -81,15 +81,26 @@ pub enum DataError {
     },
 
     #[error(
-        "{} is {size} bytes after decompression but its IDX header implies {expected} bytes; \
+        "{} is {size} bytes{} but its IDX header implies {expected} bytes; \
          the file is truncated or corrupt",
-        path.display()
+        path.display(),
+        if *decompressed { " after decompression" } else { "" }
     )]
     IdxSize {
         path: PathBuf,
         size: u64,
         expected: u64,
+        /// Whether `size` counts the bytes of a gunzipped `.gz` file.
+        decompressed: bool,
     },
+
+    #[error(
+        "{} has IDX dimensions {}, whose total size overflows a 64-bit byte count; \
+         the file is corrupt",
+        path.display(),
+        dims.iter().map(u32::to_string).collect::<Vec<_>>().join(" x ")
+    )]
+    IdxSizeOverflow { path: PathBuf, dims: Vec<u32> },
 
     #[error(
         "{} contains {image_count} images but {} contains {label_count} labels; \
@@ -138,8 +149,70 @@ pub enum DataError {
         expected_height: usize,
     },
 
+    #[error(
+        "image {} is {width}x{height} pixels (width x height), above the maximum of \
+         {max_side} pixels per side; the image folder layout is meant for small training \
+         images, so resize it or remove it",
+        path.display()
+    )]
+    ImageTooLarge {
+        path: PathBuf,
+        width: usize,
+        height: usize,
+        max_side: usize,
+    },
+
+    #[error(
+        "failed to allocate {bytes} bytes for {count} images of {width}x{height} pixels with \
+         {channels} channels: {source}; use fewer or smaller images"
+    )]
+    ImagesAllocation {
+        count: usize,
+        width: usize,
+        height: usize,
+        channels: usize,
+        bytes: usize,
+        source: std::collections::TryReserveError,
+    },
+
+    #[error(
+        "{count} images of {width}x{height} pixels with {channels} channels need a byte count \
+         that overflows usize; use fewer or smaller images"
+    )]
+    ImagesSizeOverflow {
+        count: usize,
+        width: usize,
+        height: usize,
+        channels: usize,
+    },
+
     #[error("{} has no class folders; put each class's images in train/<class>/", dir.display())]
     NoClasses { dir: PathBuf },
+
+    #[error(
+        "the {layout} dataset in {} has {found} class(es) [{}], but training needs at least 2 \
+         classes; add a class",
+        dir.display(),
+        classes.join(", ")
+    )]
+    TooFewClasses {
+        layout: &'static str,
+        dir: PathBuf,
+        found: usize,
+        classes: Vec<String>,
+    },
+
+    #[error(
+        "class name {name:?} appears twice in {}, on lines {first_line} and {second_line}; \
+         class names must be unique",
+        path.display()
+    )]
+    DuplicateClassName {
+        path: PathBuf,
+        name: String,
+        first_line: usize,
+        second_line: usize,
+    },
 
     #[error(
         "class folder {} contains no .png, .jpg or .jpeg images; add images or remove the folder",
@@ -148,17 +221,15 @@ pub enum DataError {
     EmptyClass { path: PathBuf },
 
     #[error(
-        "the class folders of {} differ from those of {}: missing from test: [{}]; \
-         not in train: [{}]; both splits need the same class folders",
+        "the class folders [{}] of {} are not class folders of {}; every test class needs \
+         training images, so add them to train or remove the folders from test",
+        extra_in_test.join(", "),
         test_dir.display(),
-        train_dir.display(),
-        missing_in_test.join(", "),
-        extra_in_test.join(", ")
+        train_dir.display()
     )]
-    ClassMismatch {
+    TestClassNotInTrain {
         train_dir: PathBuf,
         test_dir: PathBuf,
-        missing_in_test: Vec<String>,
         extra_in_test: Vec<String>,
     },
 }

@@ -1,5 +1,6 @@
 //! File helpers shared by the binary-record loaders.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::DataError;
@@ -50,17 +51,18 @@ pub(crate) fn read_records(
 }
 
 /// Splits class-name text into names, one per line, trimming whitespace and skipping blank
-/// lines.
-pub(crate) fn parse_class_names(text: &str) -> Vec<String> {
+/// lines. Each name comes with its 1-based line number, blank lines counted.
+pub(crate) fn parse_class_names(text: &str) -> Vec<(usize, String)> {
     text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .map(str::to_owned)
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty())
+        .map(|(line_number, name)| (line_number, name.to_owned()))
         .collect()
 }
 
 /// Reads class names from `dir/file_name` when that file exists, else from the shipped
-/// `fallback` text, and checks that there are exactly `expected` of them.
+/// `fallback` text, and checks that there are exactly `expected` of them, all different.
 pub(crate) fn class_names(
     dir: &Path,
     file_name: &str,
@@ -69,7 +71,10 @@ pub(crate) fn class_names(
 ) -> Result<Vec<String>, DataError> {
     let path = dir.join(file_name);
     if !path.is_file() {
-        let names = parse_class_names(fallback);
+        let names: Vec<String> = parse_class_names(fallback)
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect();
         debug_assert_eq!(names.len(), expected, "shipped class names for {file_name}");
         return Ok(names);
     }
@@ -78,25 +83,64 @@ pub(crate) fn class_names(
         path: path.clone(),
         source,
     })?;
-    let names = parse_class_names(&text);
-    if names.len() != expected {
+    let numbered_names = parse_class_names(&text);
+    check_unique_names(&path, &numbered_names)?;
+    if numbered_names.len() != expected {
         return Err(DataError::ClassNameCount {
             path,
-            found: names.len(),
+            found: numbered_names.len(),
             expected,
         });
     }
-    Ok(names)
+    Ok(numbered_names.into_iter().map(|(_, name)| name).collect())
+}
+
+/// Rejects the first name that repeats an earlier one, naming both lines.
+fn check_unique_names(path: &Path, numbered_names: &[(usize, String)]) -> Result<(), DataError> {
+    let mut first_lines: HashMap<&str, usize> = HashMap::new();
+    for (line_number, name) in numbered_names {
+        if let Some(&first_line) = first_lines.get(name.as_str()) {
+            return Err(DataError::DuplicateClassName {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                first_line,
+                second_line: *line_number,
+            });
+        }
+        first_lines.insert(name, *line_number);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_class_names;
+    use std::path::Path;
+
+    use super::{check_unique_names, parse_class_names, DataError};
 
     #[test]
     fn class_names_skip_blank_lines_and_trim() {
         let names = parse_class_names("  cat \n\n\tdog\r\n \nemu");
-        assert_eq!(names, vec!["cat", "dog", "emu"]);
+        let expected = [(1, "cat"), (3, "dog"), (5, "emu")]
+            .map(|(line_number, name)| (line_number, name.to_owned()));
+        assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn duplicate_name_reports_both_lines() {
+        let names = parse_class_names("cat\ndog\n\ncat\n");
+        let error = check_unique_names(Path::new("names.txt"), &names).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                DataError::DuplicateClassName {
+                    first_line: 1,
+                    second_line: 4,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
     }
 
     #[test]
@@ -113,7 +157,9 @@ mod tests {
             ),
         ];
         for (text, expected) in counts {
-            assert_eq!(parse_class_names(text).len(), expected);
+            let names = parse_class_names(text);
+            assert_eq!(names.len(), expected);
+            assert!(check_unique_names(Path::new("shipped"), &names).is_ok());
         }
     }
 }

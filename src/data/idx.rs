@@ -4,6 +4,9 @@
 //! unsigned bytes, 0x00000801 for a 1-D one) and one big-endian u32 size per dimension,
 //! followed by the bytes in row-major order. Image files are `count x rows x cols`, label
 //! files are `count`.
+//!
+//! Each file may be plain or gzipped (`.gz`). When both forms of a file exist, the plain one
+//! is read.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -45,7 +48,7 @@ const CLASS_NAMES: [&str; 10] = [
 pub(crate) fn detect(dir: &Path) -> Option<PathBuf> {
     let found = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS]
         .iter()
-        .any(|name| find_file(dir, name).is_some());
+        .any(|name| dir.join(name).is_file() || dir.join(format!("{name}.gz")).is_file());
     found.then(|| dir.to_path_buf())
 }
 
@@ -80,11 +83,25 @@ pub(crate) fn load(root: &Path) -> Result<Dataset, DataError> {
     })
 }
 
-/// Returns the path of `name` or `name.gz` in `dir`, preferring the uncompressed file.
+/// Returns the path of `name` or `name.gz` in `dir`. When both exist, as `gunzip --keep`
+/// leaves them, the uncompressed file is used and an info message names both.
 fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
-    [dir.join(name), dir.join(format!("{name}.gz"))]
-        .into_iter()
-        .find(|path| path.is_file())
+    let plain = dir.join(name);
+    let gzipped = dir.join(format!("{name}.gz"));
+    match (plain.is_file(), gzipped.is_file()) {
+        (true, true) => {
+            log::info!(
+                "both {} and {} exist; using the uncompressed {}",
+                plain.display(),
+                gzipped.display(),
+                plain.display()
+            );
+            Some(plain)
+        }
+        (true, false) => Some(plain),
+        (false, true) => Some(gzipped),
+        (false, false) => None,
+    }
 }
 
 fn require(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
@@ -132,10 +149,14 @@ fn read_split(images_path: &Path, labels_path: &Path) -> Result<(Split, usize, u
     Ok((split, height, width))
 }
 
+fn is_gzipped(path: &Path) -> bool {
+    path.extension().is_some_and(|extension| extension == "gz")
+}
+
 /// Reads a file, gunzipping it when its name ends in `.gz`.
 fn read_decompressed(path: &Path) -> Result<Vec<u8>, DataError> {
     let raw = read_file(path)?;
-    if path.extension().is_none_or(|extension| extension != "gz") {
+    if !is_gzipped(path) {
         return Ok(raw);
     }
 
@@ -150,7 +171,8 @@ fn read_decompressed(path: &Path) -> Result<Vec<u8>, DataError> {
 }
 
 /// Checks the magic number and the total size of an IDX file of unsigned bytes with `rank`
-/// dimensions, returning the dimension sizes.
+/// dimensions, returning the dimension sizes. `bytes` are the decompressed contents of
+/// `path`.
 fn parse_header(
     path: &Path,
     bytes: &[u8],
@@ -158,13 +180,16 @@ fn parse_header(
     kind: &'static str,
     rank: usize,
 ) -> Result<Vec<usize>, DataError> {
+    let size_error = |expected: u64| DataError::IdxSize {
+        path: path.to_path_buf(),
+        size: bytes.len() as u64,
+        expected,
+        decompressed: is_gzipped(path),
+    };
+
     let header_len = 4 + 4 * rank;
     if bytes.len() < header_len {
-        return Err(DataError::IdxSize {
-            path: path.to_path_buf(),
-            size: bytes.len() as u64,
-            expected: header_len as u64,
-        });
+        return Err(size_error(header_len as u64));
     }
 
     let found = read_u32_be(bytes, 0);
@@ -177,22 +202,23 @@ fn parse_header(
         });
     }
 
-    let dims: Vec<usize> = (0..rank)
-        .map(|dim| read_u32_be(bytes, 4 + 4 * dim) as usize)
+    let dims: Vec<u32> = (0..rank)
+        .map(|dim| read_u32_be(bytes, 4 + 4 * dim))
         .collect();
-    // Saturates instead of overflowing, so absurd dimensions still fail the size check.
     let expected = dims
         .iter()
-        .fold(1u64, |total, &dim| total.saturating_mul(dim as u64))
-        .saturating_add(header_len as u64);
-    if bytes.len() as u64 != expected {
-        return Err(DataError::IdxSize {
+        .try_fold(1u64, |total, &dim| total.checked_mul(u64::from(dim)))
+        .and_then(|data_len| data_len.checked_add(header_len as u64));
+    let Some(expected) = expected else {
+        return Err(DataError::IdxSizeOverflow {
             path: path.to_path_buf(),
-            size: bytes.len() as u64,
-            expected,
+            dims,
         });
+    };
+    if bytes.len() as u64 != expected {
+        return Err(size_error(expected));
     }
-    Ok(dims)
+    Ok(dims.into_iter().map(|dim| dim as usize).collect())
 }
 
 fn read_u32_be(bytes: &[u8], offset: usize) -> u32 {
@@ -217,14 +243,26 @@ mod tests {
     }
 
     #[test]
-    fn header_with_huge_dims_fails_size_check() {
+    fn header_with_overflowing_dims_fails() {
         let bytes = header(IMAGES_MAGIC, &[u32::MAX, u32::MAX, u32::MAX]);
+        let error = parse_header(Path::new("x"), &bytes, IMAGES_MAGIC, "image", 3).unwrap_err();
+        assert!(
+            matches!(&error, DataError::IdxSizeOverflow { dims, .. } if dims == &[u32::MAX; 3]),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn header_with_huge_dims_reports_real_size() {
+        // 60000 * 60000 * 60000 = 2.16e14 bytes, plus the 16-byte header.
+        let bytes = header(IMAGES_MAGIC, &[60_000, 60_000, 60_000]);
         let error = parse_header(Path::new("x"), &bytes, IMAGES_MAGIC, "image", 3).unwrap_err();
         assert!(
             matches!(
                 error,
                 DataError::IdxSize {
-                    expected: u64::MAX,
+                    expected: 216_000_000_000_016,
+                    decompressed: false,
                     ..
                 }
             ),
