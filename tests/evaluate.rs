@@ -217,7 +217,8 @@ fn report_files_are_consistent() {
 fn training_writes_history_chart() {
     let trained = trained();
     let image = image::open(trained.out.path().join("history.png")).unwrap();
-    assert!(image.width() > 400 && image.height() > 200);
+    assert!(image.width() > 400, "history.png is {} wide", image.width());
+    assert!(image.height() > 200, "history.png is {} high", image.height());
 }
 
 #[test]
