@@ -81,7 +81,16 @@ fn to_u32(value: usize, what: &str) -> u32 {
     u32::try_from(value).unwrap_or_else(|_| panic!("pack {what} {value} does not fit in u32"))
 }
 
-fn prepare(gpu: &Gpu, entry: &'static str, p: &PackParams, src: &View, dst: &View) -> Dispatch {
+/// Prepares `entry` over `invocations` work items; see the grid of each entry point in
+/// `shaders/pack.wgsl`.
+fn prepare(
+    gpu: &Gpu,
+    entry: &'static str,
+    p: &PackParams,
+    invocations: usize,
+    src: &View,
+    dst: &View,
+) -> Dispatch {
     let dst_vecs = p.dst_rows * p.dst_row_vecs;
     assert!(
         dst.len >= 4 * dst_vecs,
@@ -115,7 +124,7 @@ fn prepare(gpu: &Gpu, entry: &'static str, p: &PackParams, src: &View, dst: &Vie
         &params,
         1,
         &[Binding::Storage(src), Binding::Storage(dst)],
-        grid_1d(dst_vecs),
+        grid_1d(invocations),
         Cost {
             flops: 0,
             bytes: 2 * 16 * dst_vecs as u64,
@@ -160,7 +169,9 @@ pub fn im2col(gpu: &Gpu, u: &Unroll, src: &View, dst: &View) -> Dispatch {
         unroll: Some(*u),
         ..Default::default()
     };
-    prepare(gpu, "im2col", &p, src, dst)
+    // One invocation per (tap, sample, output row).
+    let runs = u.taps() * u.samples * u.out_height;
+    prepare(gpu, "im2col", &p, runs, src, dst)
 }
 
 /// Prepares `colT[j][l]`, the transpose of [`im2col`]'s matrix, rows padded with zeros to
@@ -176,7 +187,8 @@ pub fn im2col_transposed(gpu: &Gpu, u: &Unroll, src: &View, dst: &View) -> Dispa
         unroll: Some(*u),
         ..Default::default()
     };
-    prepare(gpu, "im2col_transposed", &p, src, dst)
+    // One invocation per destination row.
+    prepare(gpu, "im2col_transposed", &p, p.dst_rows, src, dst)
 }
 
 /// A batch of row-major matrices `[groups][rows][cols]` starting `src_offset` floats into
@@ -217,7 +229,8 @@ pub fn transpose_batched(gpu: &Gpu, t: &Batched, src: &View, dst: &View) -> Disp
         reverse: t.reverse,
         unroll: None,
     };
-    prepare(gpu, "transpose_batched", &p, src, dst)
+    let dst_vecs = p.dst_rows * p.dst_row_vecs;
+    prepare(gpu, "transpose_batched", &p, dst_vecs, src, dst)
 }
 
 /// Prepares `dst[r][c] = src[r * cols + c]`, rows padded with zeros to `vecs(cols)` vec4s.
@@ -238,5 +251,6 @@ pub fn pad_rows(gpu: &Gpu, rows: usize, cols: usize, src: &View, dst: &View) -> 
         cols,
         ..Default::default()
     };
-    prepare(gpu, "pad_rows", &p, src, dst)
+    let dst_vecs = p.dst_rows * p.dst_row_vecs;
+    prepare(gpu, "pad_rows", &p, dst_vecs, src, dst)
 }
