@@ -3,8 +3,10 @@
 // window order, in both passes, so exactly one input of each window gets its gradient.
 //
 // Forward grid: one invocation per output element (N*C*P*Q).
-// Backward grid: one invocation per input element (N*C*H*W); each recomputes the argmax
-// of its window instead of reading stored indices, and writes 0 where it is not the max.
+// Backward grid: one invocation per tile (N*C*ceil(H/size)*ceil(W/size)), where the tiles
+// split the input plane on the window grid. A tile that is a window finds its argmax once,
+// instead of reading stored indices, writes dy there and 0 to the rest of the window. The
+// other tiles are the trailing rows and columns that fill no window, and get 0.
 // Outputs are overwritten.
 
 struct Params {
@@ -25,23 +27,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> x_saved: array<f32>;    // N, C, H, W
 @group(0) @binding(4) var<storage, read> dy: array<f32>;         // N, C, P, Q
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;   // N, C, H, W
-
-// Flat offset, within one (n, c) plane, of the first maximum of window (p, q).
-fn window_argmax(plane: u32, p: u32, q: u32) -> u32 {
-    var best = -3.4028235e38;
-    var best_offset = 0u;
-    for (var r = 0u; r < params.size; r++) {
-        for (var s = 0u; s < params.size; s++) {
-            let offset = (p * params.size + r) * params.in_width + q * params.size + s;
-            let value = x_saved[plane + offset];
-            if value > best || (r == 0u && s == 0u) {
-                best = value;
-                best_offset = offset;
-            }
-        }
-    }
-    return best_offset;
-}
 
 @compute @workgroup_size(WG_SIZE)
 fn maxpool2d_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -67,24 +52,50 @@ fn maxpool2d_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
 @compute @workgroup_size(WG_SIZE)
 fn maxpool2d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = linear_index(gid, groups);
-    let total = params.batch * params.channels * params.in_height * params.in_width;
-    if i >= total {
+    let size = params.size;
+    let tile_cols = (params.in_width + size - 1u) / size;
+    let tile_rows = (params.in_height + size - 1u) / size;
+    let tiles = tile_rows * tile_cols;
+    if i >= params.batch * params.channels * tiles {
         return;
     }
-    let w = i % params.in_width;
-    let h = (i / params.in_width) % params.in_height;
-    let nc = i / (params.in_width * params.in_height);
-    let p = h / params.size;
-    let q = w / params.size;
+    let nc = i / tiles;
+    let tile = i - nc * tiles;
+    let p = tile / tile_cols;
+    let q = tile - p * tile_cols;
+    // Offset of the tile's top-left input within the batch, and its extent, which is
+    // smaller than the window only in the last tile row or column.
+    let corner = (nc * params.in_height + p * size) * params.in_width + q * size;
+    let height = min(size, params.in_height - p * size);
+    let width = min(size, params.in_width - q * size);
+
     if p >= params.out_height || q >= params.out_width {
-        dx[i] = 0.0;
+        for (var r = 0u; r < height; r++) {
+            for (var s = 0u; s < width; s++) {
+                dx[corner + r * params.in_width + s] = 0.0;
+            }
+        }
         return;
     }
-    let plane = nc * params.in_height * params.in_width;
-    let offset = h * params.in_width + w;
-    if window_argmax(plane, p, q) == offset {
-        dx[i] = dy[(nc * params.out_height + p) * params.out_width + q];
-    } else {
-        dx[i] = 0.0;
+
+    // First maximum in row-major order: only a strictly greater value replaces it.
+    var best = x_saved[corner];
+    var best_offset = 0u;
+    for (var r = 0u; r < size; r++) {
+        for (var s = 0u; s < size; s++) {
+            let offset = r * params.in_width + s;
+            let value = x_saved[corner + offset];
+            if value > best {
+                best = value;
+                best_offset = offset;
+            }
+        }
+    }
+    let gradient = dy[(nc * params.out_height + p) * params.out_width + q];
+    for (var r = 0u; r < size; r++) {
+        for (var s = 0u; s < size; s++) {
+            let offset = r * params.in_width + s;
+            dx[corner + offset] = select(0.0, gradient, offset == best_offset);
+        }
     }
 }

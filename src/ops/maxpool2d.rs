@@ -52,6 +52,10 @@ pub fn maxpool2d_backward(
     assert_eq!(x.len, p.input_len(), "maxpool2d input length");
     assert_eq!(dy.len, p.output_len(), "maxpool2d output-gradient length");
     assert_eq!(dx.len, p.input_len(), "maxpool2d input-gradient length");
+    // One invocation per window-sized tile of each input plane, including the partial
+    // tiles of trailing rows and columns that fill no window.
+    let tiles =
+        p.batch * p.channels * p.in_height.div_ceil(p.pool_size) * p.in_width.div_ceil(p.pool_size);
     gpu.prepare(
         MAXPOOL2D,
         "maxpool2d_backward",
@@ -62,9 +66,9 @@ pub fn maxpool2d_backward(
             Binding::Storage(dy),
             Binding::Storage(dx),
         ],
-        grid_1d(p.input_len()),
+        grid_1d(tiles),
         Cost {
-            flops: (p.input_len() * p.pool_size * p.pool_size) as u64,
+            flops: p.input_len() as u64,
             bytes: 4 * (2 * p.input_len() + p.output_len()) as u64,
         },
     )
