@@ -218,7 +218,11 @@ fn training_writes_history_chart() {
     let trained = trained();
     let image = image::open(trained.out.path().join("history.png")).unwrap();
     assert!(image.width() > 400, "history.png is {} wide", image.width());
-    assert!(image.height() > 200, "history.png is {} high", image.height());
+    assert!(
+        image.height() > 200,
+        "history.png is {} high",
+        image.height()
+    );
 }
 
 #[test]
