@@ -61,11 +61,12 @@ impl Progress {
         let seconds = self.started.elapsed().as_secs_f64();
         let rate = done as f64 / seconds.max(1e-9);
         let remaining = (self.len - done) as f64 / rate.max(1e-9);
+        let status = self.status.borrow();
+        let separator = if status.is_empty() { "" } else { ", " };
         log::info!(
-            "{}: {done}/{} images, {rate:.1} images/s, about {remaining:.0} s left {}",
+            "{}: {done}/{} images, {rate:.1} images/s, about {remaining:.0} s left{separator}{status}",
             self.label,
             self.len,
-            self.status.borrow()
         );
     }
 
