@@ -3,7 +3,7 @@
 //! configuration.
 //!
 //! Evaluation and prediction take the normalization from here, never from flags, so a
-//! model always sees its inputs scaled exactly as in training. Files are written to a
+//! model always receives its inputs scaled exactly as in training. Files are written to a
 //! temporary name, synced and renamed into place, so a crash mid-write leaves the
 //! previous checkpoint whole.
 

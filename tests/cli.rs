@@ -326,7 +326,7 @@ fn train_refuses_to_replace_earlier_run() {
     let output = run(&[]);
     assert!(!output.status.success());
     let text = stderr(&output);
-    assert!(text.contains("already holds a training run"), "{text}");
+    assert!(text.contains("already contains a training run"), "{text}");
     assert!(text.contains("--overwrite"), "{text}");
     assert_eq!(
         std::fs::read(out.path().join("history.csv")).unwrap(),

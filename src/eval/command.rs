@@ -460,7 +460,7 @@ mod erased {
 pub mod fault_injection {
     use super::*;
 
-    /// The normalization under which the model sees every input pixel multiplied by
+    /// Returns the normalization under which the model receives every input pixel multiplied by
     /// `factor`: `(factor * p / 255 - mean) / std` equals `(p / 255 - mean / factor) /
     /// (std / factor)`.
     pub fn scaled_inputs(normalization: &Normalization, factor: f32) -> Normalization {

@@ -34,7 +34,7 @@ impl View {
         self.len as u64 * 4
     }
 
-    /// A sub-range of `len` elements starting `start` elements into this view.
+    /// Returns the sub-range of `len` elements starting `start` elements into this view.
     ///
     /// # Invariants
     /// - `start * 4` plus this view's offset is a multiple of the storage offset alignment.

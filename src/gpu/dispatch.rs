@@ -1,6 +1,6 @@
 //! Prepared kernel launches.
 //!
-//! A [`Dispatch`] holds a pipeline, a bind group built once and the workgroup grid, so a
+//! A [`Dispatch`] contains a pipeline, a bind group built once and the workgroup grid, so a
 //! training step is a list of dispatches encoded into one compute pass with no allocation.
 
 use super::{pipeline::Shader, Gpu, View};

@@ -94,10 +94,10 @@ impl Gpu {
         // Ask for the adapter's own limits: the defaults cap storage bindings at 128 MiB
         // even where the hardware allows more.
         let limits = adapter.limits();
-        let wanted = wgpu::Features::TIMESTAMP_QUERY
+        let requested = wgpu::Features::TIMESTAMP_QUERY
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
-        let features = adapter.features() & wanted;
+        let features = adapter.features() & requested;
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("cifar-gpu device"),
             required_features: features,
@@ -130,7 +130,7 @@ impl Gpu {
         })
     }
 
-    /// Whether the adapter is a software rasterizer running on the CPU, such as lavapipe.
+    /// Returns whether the adapter is a software rasterizer running on the CPU, such as lavapipe.
     pub fn is_software(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
     }

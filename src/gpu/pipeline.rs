@@ -1,6 +1,6 @@
 //! Shader sources and the compute pipeline cache.
 //!
-//! Every shader file is compiled with `shaders/common.wgsl` prepended, which holds the
+//! Every shader file is compiled with `shaders/common.wgsl` prepended, which contains the
 //! workgroup size, the 2-D grid index helper and the counter-based random numbers.
 //! Pipelines are created on first use and reused afterwards: creating one costs
 //! milliseconds, so no pipeline is ever created per step.
@@ -58,7 +58,7 @@ pub mod shaders {
 }
 
 impl Shader {
-    /// The full WGSL source as compiled: the common prelude, then the file.
+    /// Returns the full WGSL source as compiled: the common prelude, then the file.
     pub fn full_source(&self) -> String {
         format!("{COMMON_SOURCE}\n{}", self.source)
     }

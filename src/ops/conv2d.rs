@@ -28,23 +28,23 @@ pub use super::conv2d_naive::{bias_scratch_len, conv2d_backward_bias};
 /// product's time (lavapipe, 2 CPU cores, batch 32).
 const WEIGHT_SPLIT_LEN: usize = 2048;
 
-/// Scratch elements of one chunk of `samples` samples in each pass.
-fn forward_lens(p: &Conv2dParams, samples: usize) -> ScratchLens {
-    let u = Unroll::input(p, 0, samples);
+/// Scratch elements of one chunk of the product `operand^T columns`, whose operand has
+/// `operand_rows` rows of the unrolled taps.
+fn unrolled_product_lens(u: &Unroll, operand_rows: usize) -> ScratchLens {
     ScratchLens {
-        operand: u.taps() * 4 * vecs(p.out_channels),
+        operand: u.taps() * 4 * vecs(operand_rows),
         columns: u.taps() * 4 * vecs(u.positions()),
         partial: 0,
     }
 }
 
+/// Scratch elements of one chunk of `samples` samples in each pass.
+fn forward_lens(p: &Conv2dParams, samples: usize) -> ScratchLens {
+    unrolled_product_lens(&Unroll::input(p, 0, samples), p.out_channels)
+}
+
 fn backward_input_lens(p: &Conv2dParams, samples: usize) -> ScratchLens {
-    let u = Unroll::output_gradient(p, 0, samples);
-    ScratchLens {
-        operand: u.taps() * 4 * vecs(p.in_channels),
-        columns: u.taps() * 4 * vecs(u.positions()),
-        partial: 0,
-    }
+    unrolled_product_lens(&Unroll::output_gradient(p, 0, samples), p.in_channels)
 }
 
 fn backward_weight_lens(p: &Conv2dParams, samples: usize) -> ScratchLens {

@@ -26,7 +26,7 @@ pub enum Bias<'a> {
     PerColumn(&'a View),
 }
 
-/// Where element `C[i][j]` of split `split` lands in the output view:
+/// Placement of element `C[i][j]` of split `split` in the output view:
 /// `offset + split * split_stride + (j / col_group) * group_stride + i * row_stride
 /// + (j % col_group) * col_stride`, in f32 elements.
 #[derive(Clone, Copy, Debug)]
@@ -64,8 +64,8 @@ impl OutputLayout {
 
 /// One product `C = A^T B`, C of `rows` x `cols`, summed over `inner` rows of the operands.
 ///
-/// A holds element `(t, i)` at vec4 `a_offset + t * a_row_vecs + i / 4`, B holds `(t, j)`
-/// at vec4 `b_offset + t * b_row_vecs + j / 4`; offsets and row lengths are in vec4s.
+/// A stores element `(t, i)` at vec4 `a_offset + t * a_row_vecs + i / 4`, B stores `(t, j)`
+/// at vec4 `b_offset + t * b_row_vecs + j / 4`. Offsets and row lengths are in vec4s.
 #[derive(Clone, Copy, Debug)]
 pub struct Gemm {
     pub rows: usize,
@@ -98,7 +98,7 @@ fn to_u32(value: usize, what: &str) -> u32 {
 /// split. Overwrites the output elements of every split.
 ///
 /// # Invariants
-/// - `a` holds `g.a_offset + g.inner * g.a_row_vecs` vec4s with `g.a_row_vecs >=
+/// - `a` contains `g.a_offset + g.inner * g.a_row_vecs` vec4s with `g.a_row_vecs >=
 ///   ceil(g.rows / 4)`, and `b` likewise for the columns.
 /// - `out` does not share a buffer with `a`, `b` or the bias.
 pub fn gemm_tn(gpu: &Gpu, g: &Gemm, a: &View, b: &View, bias: Bias<'_>, out: &View) -> Dispatch {

@@ -85,7 +85,7 @@ impl Conv2dParams {
     }
 }
 
-/// Max pooling with a square window whose stride equals its size; trailing rows and
+/// Max pooling with a square window whose stride equals its size. Trailing rows and
 /// columns that do not fill a window are dropped, as Keras does with `valid` pooling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MaxPool2dParams {
@@ -204,7 +204,7 @@ pub struct AdamParams {
 }
 
 impl Default for AdamParams {
-    /// The Keras defaults.
+    /// Returns the Keras defaults.
     fn default() -> Self {
         Self {
             learning_rate: 1e-3,

@@ -2,7 +2,7 @@
 //!
 //! Every random draw is a pure function of `(seed, stream, counter)`, so the shaders need
 //! no state shared between invocations and the CPU reference reproduces each draw bit for
-//! bit. `shaders/common.wgsl` holds the same functions; `tests/rng.rs` compares the two.
+//! bit. `shaders/common.wgsl` contains the same functions; `tests/rng.rs` compares the two.
 
 /// Streams that separate the independent uses of one seed.
 pub mod stream {
@@ -31,7 +31,7 @@ pub fn unit_f32(word: u32) -> f32 {
     (word >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
-/// Whether dropout keeps element `index` of layer `layer` at training step `step`.
+/// Returns whether dropout keeps element `index` of layer `layer` at training step `step`.
 pub fn dropout_keep(seed: u32, step: u32, layer: u32, index: u32, rate: f32) -> bool {
     let stream = stream::DROPOUT ^ hash_u32(step ^ (layer << 24));
     unit_f32(random_u32(seed, stream, index)) >= rate

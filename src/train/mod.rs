@@ -181,7 +181,7 @@ pub enum TrainError {
     )]
     TooManyChannels { channels: usize },
     #[error(
-        "{dir} already holds a training run ({file}); choose another --out directory or pass \
+        "{dir} already contains a training run ({file}); choose another --out directory or pass \
          --overwrite to replace it"
     )]
     OutputExists { dir: PathBuf, file: &'static str },
@@ -259,7 +259,7 @@ pub fn adapter_summary(gpu: &Gpu) -> AdapterSummary {
     }
 }
 
-/// Trains a network as `options` say and writes its outputs.
+/// Trains a network as `options` specify and writes its outputs.
 pub fn train(options: &TrainOptions) -> Result<TrainReport, TrainError> {
     options.validate()?;
     let started = Instant::now();
@@ -624,7 +624,7 @@ fn check_dataset_options(options: &TrainOptions, dataset: &Dataset) -> Result<()
     Ok(())
 }
 
-/// Fails when `dir` holds files of an earlier run, which a new run would replace.
+/// Fails when `dir` contains files of an earlier run, which a new run would replace.
 fn check_no_earlier_run(dir: &Path) -> Result<(), TrainError> {
     let files = ["history.csv", "summary.json", "checkpoint/model.json"];
     match files.into_iter().find(|file| dir.join(file).exists()) {
@@ -681,7 +681,7 @@ fn warn_if_collapsed(evaluation: &Evaluation, class_names: &[String], what: &str
 }
 
 /// Draws `history.png` beside `history.csv`. A failure is logged, not raised: the chart
-/// is a convenience and the CSV holds the same figures.
+/// is a convenience and the CSV contains the same figures.
 fn write_history_chart(dir: &Path, history: &[EpochRecord], dataset: &str, model: &str) {
     let epochs: Vec<usize> = history.iter().map(|r| r.epoch).collect();
     let loss: Vec<f64> = history.iter().map(|r| r.loss).collect();
